@@ -1,0 +1,583 @@
+"""Frame sources: camera, video file, single image and folder of images behind one protocol.
+
+Every source is a `FrameSource`: iterate it to get `Frame(image, t_ms, index)` values, close
+it (or use it as a context manager) to release the device or file. The rest of the pipeline
+never asks where frames come from, so the monitor loop runs the same on a recorded session as
+on a live camera:
+
+    with open_source("samples/session.mp4") as source:
+        for frame in source:
+            ...  # frame.image is BGR uint8, frame.t_ms is on the source's own clock
+
+- `is_stream` tells the pose estimator how to treat the frames: True (camera, video) means
+  consecutive frames of one scene with strictly increasing `t_ms`, suitable for MediaPipe's
+  VIDEO mode, which tracks the person between frames; False (image, folder) means
+  independent stills for IMAGE mode.
+- A video plays at its own timestamps, not at wall-clock speed: the caller decides whether
+  to pace it.
+- Every bad input raises `SourceError` with a one-line message for the user. A camera that
+  stops delivering frames mid-run raises `CameraLostError`, so the monitor can tell "lost the
+  camera" from "never had one" and retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from posture.errors import SourceError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".avi",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+    ".wmv",
+    ".gif",
+)
+
+# Used only when a video reports neither usable timestamps nor a frame rate; 30 fps is the
+# commonest webcam and phone recording rate, so timestamps stay plausible.
+_FALLBACK_FPS = 30.0
+# Containers report garbage (e.g. -2**63) for the frame count of streams they cannot index.
+_MAX_PLAUSIBLE_FRAME_COUNT = 2**31
+
+ImageArray = npt.NDArray[np.uint8]
+_Source = TypeVar("_Source", bound="SourceBase")
+
+
+class CameraLostError(SourceError):
+    """The camera opened but stopped delivering frames (unplugged, taken by another program,
+    laptop lid closed). Distinct from failing to open, so the monitor can wait and retry."""
+
+
+def _supported_list(extensions: tuple[str, ...]) -> str:
+    return ", ".join(extensions)
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One picture from a source.
+
+    - `image`: HxWx3 uint8 BGR array, as OpenCV gives it.
+    - `t_ms`: milliseconds on the source's clock (camera: since its first frame; video: the
+      file's own presentation time; folder: position * interval).
+    - `index`: frame number in the source, counting frames skipped by stride or range.
+    - `name`: the file name for stills (image and folder sources), so results can say which
+      picture they belong to; None for camera and video frames.
+    """
+
+    image: ImageArray
+    t_ms: int
+    index: int
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        image = self.image
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+            raise ValueError(f"Frame.image must be a uint8 numpy array, got {type(image)!r}")
+        if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+            raise ValueError(f"Frame.image must be HxWx3 (BGR), got shape {image.shape}")
+        if self.t_ms < 0:
+            raise ValueError(f"Frame.t_ms must be >= 0, got {self.t_ms}")
+        if self.index < 0:
+            raise ValueError(f"Frame.index must be >= 0, got {self.index}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        height, width = self.image.shape[:2]
+        return width, height
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """Anything that yields `Frame`s and can be closed.
+
+    - `kind`: "camera", "video", "image" or "folder".
+    - `description`: for messages and logs, e.g. "video samples/session.mp4".
+    - `is_stream`: True for consecutive frames of one scene (VIDEO mode), False for
+      independent stills (IMAGE mode).
+    - `frame_count`: frames the iteration will yield, after stride and range, when known
+      in advance (for progress bars); None for a camera.
+    """
+
+    kind: str
+    description: str
+    is_stream: bool
+    frame_count: int | None
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> FrameSource: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+class SourceBase:
+    """Context-manager plumbing shared by the sources (and by test fakes)."""
+
+    kind: str = ""
+    description: str = ""
+    is_stream: bool = False
+    frame_count: int | None = None
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device or file. Safe to call more than once."""
+
+    def __enter__(self: _Source) -> _Source:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.description}>"
+
+
+def _as_bgr(image: npt.NDArray[Any]) -> ImageArray:
+    """Some camera backends and image files give grey or BGRA; the pipeline wants BGR."""
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return cast(ImageArray, image)
+
+
+@contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Keep OpenCV's and FFmpeg's own stderr warnings ("can't open camera by index", "moov
+    atom not found") out of the user's terminal: a failure becomes one SourceError line.
+    At DEBUG level (--verbose) they are let through, for diagnosis."""
+    if logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    # FFmpeg reads this once, when OpenCV first uses it; a user's own setting wins.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def _check_stride(stride: int) -> None:
+    if stride < 1:
+        raise SourceError(f"stride must be 1 or more, got {stride}: 1 keeps every frame")
+
+
+class CameraSource(SourceBase):
+    """A live camera by OpenCV index. Endless: iterate until `close()` or an error.
+
+    `t_ms` comes from the injected `clock`, relative to the first frame. A `read()` that fails
+    after the camera opened raises `CameraLostError` rather than ending the iteration, because
+    a silent end would look like the user quitting. Iterating again after that continues the
+    same timeline (`t_ms` and `index` keep increasing).
+    """
+
+    kind = "camera"
+    is_stream = True
+    frame_count: int | None = None
+
+    def __init__(
+        self,
+        index: int,
+        *,
+        width: int = 640,
+        height: int = 480,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # OpenCV reads an index of 100 or more as backend * 100 + camera (200 = V4L2 camera 0).
+        if not 0 <= index < 100:
+            raise SourceError(f"camera index must be 0 to 99, got {index}: try --source 0")
+        if width <= 0 or height <= 0:
+            raise SourceError(f"camera size must be positive, got {width}x{height}: try 640x480")
+        self.camera_index = index
+        self.description = f"camera {index}"
+        self._clock = clock
+        self._t0_s: float | None = None
+        self._next_index = 0
+        self._last_t_ms = -1
+        with _quiet_opencv():
+            self._capture: cv2.VideoCapture | None = cv2.VideoCapture(index)
+        if not self._capture.isOpened():
+            self.close()
+            other = index + 1 if index < 99 else 0
+            raise SourceError(
+                f"cannot open camera {index}: check that it is connected and not in use by "
+                f"another program (try --source {other} for another camera)"
+            )
+        # A request, not a promise: the driver picks the nearest mode it supports.
+        self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        # The monitor samples a few times a second; a deep driver buffer would hand it
+        # frames that are seconds old. Backends that cannot do this ignore it.
+        self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+
+    def __iter__(self) -> Iterator[Frame]:
+        while self._capture is not None:
+            ok, image = self._capture.read()
+            if not ok or image is None:
+                raise CameraLostError(
+                    f"camera {self.camera_index} stopped delivering frames after "
+                    f"{self._next_index} frames: check the cable and that no other program "
+                    "took the camera"
+                )
+            yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
+
+    def _now_ms(self) -> int:
+        now_s = self._clock()
+        if self._t0_s is None:
+            self._t0_s = now_s
+        t_ms = round((now_s - self._t0_s) * 1000)
+        # Two buffered frames can be read within one millisecond, and VIDEO mode rejects a
+        # repeated timestamp: nudge forward instead.
+        t_ms = max(t_ms, self._last_t_ms + 1)
+        self._last_t_ms = t_ms
+        return t_ms
+
+    def _take_index(self) -> int:
+        index = self._next_index
+        self._next_index += 1
+        return index
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+def _existing_file(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise SourceError(f"no such file: '{path}'")
+    if path.is_dir():
+        raise SourceError(
+            f"'{path}' is a folder, not {what}: give a file, or open the folder as a folder "
+            "of images"
+        )
+    return path
+
+
+class VideoFileSource(SourceBase):
+    """A video file, played at its own timestamps (not at wall-clock speed).
+
+    `t_ms` is the file's presentation time of each frame (falling back to index * 1000 / fps
+    when the container reports nothing usable), forced strictly increasing because VIDEO
+    mode requires it. `start_ms`/`end_ms` keep frames with start_ms <= t_ms < end_ms, still
+    on the file's clock; `stride` keeps every stride-th frame of that range. Iterating again
+    starts from the beginning.
+    """
+
+    kind = "video"
+    is_stream = True
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        stride: int = 1,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> None:
+        self.path = _existing_file(Path(path), "a video file")
+        _check_stride(stride)
+        _check_range(start_ms, end_ms)
+        self.stride = stride
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.description = f"video {self.path}"
+        self._capture: cv2.VideoCapture | None = None
+        self.fps, total_frames = self._probe()
+        self.frame_count = self._expected_count(total_frames)
+
+    def _open(self) -> cv2.VideoCapture:
+        with _quiet_opencv():
+            capture = cv2.VideoCapture(str(self.path))
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(
+                f"cannot open video '{self.path}': OpenCV cannot decode it (is it a video? "
+                f"supported: {_supported_list(VIDEO_EXTENSIONS)})"
+            )
+        return capture
+
+    def _probe(self) -> tuple[float | None, int | None]:
+        """Fail now, not mid-run, on a file with no frames; read fps and length."""
+        capture = self._open()
+        try:
+            fps = capture.get(cv2.CAP_PROP_FPS)
+            count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            has_frame = capture.grab()
+        finally:
+            capture.release()
+        if not has_frame:
+            raise SourceError(
+                f"cannot read video '{self.path}': it has no decodable frames "
+                "(is the file complete?)"
+            )
+        usable_fps = fps if math.isfinite(fps) and 0 < fps <= 1000 else None
+        usable_count = int(count) if 0 < count < _MAX_PLAUSIBLE_FRAME_COUNT else None
+        if usable_fps and usable_count and self.start_ms is not None:
+            duration_ms = usable_count * 1000 / usable_fps
+            if self.start_ms >= duration_ms:
+                raise SourceError(
+                    f"start {self.start_ms} ms is past the end of video '{self.path}' "
+                    f"({duration_ms:.0f} ms long): choose an earlier start"
+                )
+        return usable_fps, usable_count
+
+    def _expected_count(self, total_frames: int | None) -> int | None:
+        """Frames the range and stride will keep, assuming a constant frame rate."""
+        if self.fps is None or total_frames is None:
+            return None
+        first = math.ceil((self.start_ms or 0) * self.fps / 1000)
+        stop = total_frames
+        if self.end_ms is not None:
+            stop = min(stop, math.ceil(self.end_ms * self.fps / 1000))
+        return max(0, math.ceil((stop - first) / self.stride))
+
+    def __iter__(self) -> Iterator[Frame]:
+        self.close()
+        capture = self._capture = self._open()
+        try:
+            yield from self._frames(capture)
+        finally:
+            capture.release()
+
+    def _frames(self, capture: cv2.VideoCapture) -> Iterator[Frame]:
+        start_ms = self.start_ms or 0
+        last_t_ms = -1
+        in_range = 0
+        index = -1
+        # grab() advances without retrieve()'s colour conversion and copy, so frames skipped
+        # by stride or before the range cost less. The range is found by grabbing forward
+        # rather than seeking: OpenCV seeks land on keyframes and lose the frame index.
+        while capture.grab():
+            index += 1
+            t_ms = max(self._timestamp_ms(capture, index), last_t_ms + 1)
+            last_t_ms = t_ms
+            if t_ms < start_ms:
+                continue
+            if self.end_ms is not None and t_ms >= self.end_ms:
+                return
+            keep = in_range % self.stride == 0
+            in_range += 1
+            if not keep:
+                continue
+            ok, image = capture.retrieve()
+            if not ok or image is None:
+                logger.warning(
+                    "%s: frame %d could not be decoded; skipped", self.description, index
+                )
+                continue
+            yield Frame(_as_bgr(image), t_ms, index)
+
+    def _timestamp_ms(self, capture: cv2.VideoCapture, index: int) -> int:
+        pos_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
+        # Some containers report 0 (or nonsense) for every frame; only frame 0 may be at 0.
+        if math.isfinite(pos_ms) and pos_ms >= 0 and (pos_ms > 0 or index == 0):
+            return round(pos_ms)
+        return round(index * 1000 / (self.fps or _FALLBACK_FPS))
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+def _check_range(start_ms: int | None, end_ms: int | None) -> None:
+    if start_ms is not None and start_ms < 0:
+        raise SourceError(f"start must be 0 ms or later, got {start_ms} ms")
+    if end_ms is not None and end_ms <= (start_ms or 0):
+        raise SourceError(
+            f"end ({end_ms} ms) must be after start ({start_ms or 0} ms): "
+            "choose an end later than the start"
+        )
+
+
+def _decode_image(path: Path) -> ImageArray | None:
+    """Decode an image file, or None if it is not one. Works with non-ASCII paths, which
+    `cv2.imread` mishandles on Windows; IMREAD_COLOR also applies EXIF rotation and turns
+    grey, 16-bit and RGBA files into 8-bit BGR."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except (OSError, cv2.error):
+        return None
+    return None if image is None else _as_bgr(image)
+
+
+class ImageSource(SourceBase):
+    """One still image, yielded once at t_ms 0. Decoded at construction so a bad file fails
+    before anything starts."""
+
+    kind = "image"
+    is_stream = False
+    frame_count: int | None = 1
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = _existing_file(Path(path), "an image file")
+        self.description = f"image {self.path}"
+        image = _decode_image(self.path)
+        if image is None:
+            raise SourceError(
+                f"cannot read image '{self.path}': not a decodable image file "
+                f"(supported: {_supported_list(IMAGE_EXTENSIONS)})"
+            )
+        self._image: ImageArray | None = image
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._image is not None:
+            yield Frame(self._image, 0, 0, name=self.path.name)
+
+    def close(self) -> None:
+        self._image = None
+
+
+def natural_sort_key(name: str) -> tuple[object, ...]:
+    """Sort key that puts "img2" before "img10". `re.split` with a group alternates text and
+    digits, starting with text, so ints and strs never meet at the same position."""
+    parts = re.split(r"(\d+)", name.casefold())
+    key = tuple(int(part) if i % 2 else part for i, part in enumerate(parts))
+    # "img01" and "img1" have equal keys; the name breaks the tie. It sits outside `key` so
+    # that a short key is never compared with an int in a longer one.
+    return (key, name)
+
+
+def _list_images(folder: Path) -> list[Path]:
+    images = [
+        entry
+        for entry in folder.iterdir()
+        if not entry.name.startswith(".")
+        and entry.suffix.lower() in IMAGE_EXTENSIONS
+        and entry.is_file()
+    ]
+    return sorted(images, key=lambda entry: natural_sort_key(entry.name))
+
+
+class FolderSource(SourceBase):
+    """The images of one folder (not its subfolders) in natural name order, as independent
+    stills at t_ms = position * interval_ms.
+
+    Position counts every image in the folder, including ones skipped by stride or because
+    they cannot be decoded (logged as a warning, not fatal: one bad file should not lose a
+    folder of results). `frame_count` is therefore an upper bound if some files are corrupt.
+    """
+
+    kind = "folder"
+    is_stream = False
+
+    def __init__(self, path: str | Path, *, interval_ms: int = 1000, stride: int = 1) -> None:
+        folder = Path(path)
+        if not folder.exists():
+            raise SourceError(f"no such folder: '{folder}'")
+        if not folder.is_dir():
+            raise SourceError(f"'{folder}' is not a folder: pass a folder of images")
+        _check_stride(stride)
+        if interval_ms < 1:
+            raise SourceError(f"interval must be 1 ms or more, got {interval_ms} ms")
+        self.path = folder
+        self.interval_ms = interval_ms
+        self.stride = stride
+        self.description = f"folder {folder}"
+        self.paths = _list_images(folder)
+        if not self.paths:
+            raise SourceError(
+                f"no images in folder '{folder}' (looked for "
+                f"{_supported_list(IMAGE_EXTENSIONS)}; subfolders are not searched)"
+            )
+        self.frame_count = math.ceil(len(self.paths) / stride)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for position in range(0, len(self.paths), self.stride):
+            image_path = self.paths[position]
+            image = _decode_image(image_path)
+            if image is None:
+                logger.warning("skipping '%s': not a decodable image file", image_path)
+                continue
+            yield Frame(image, position * self.interval_ms, position, name=image_path.name)
+
+
+def open_source(
+    spec: str | Path,
+    *,
+    stride: int = 1,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FrameSource:
+    """Turn a command-line `--source` value into a source.
+
+    A string of digits is a camera index; a folder is a folder of images; a file is an image
+    or a video by its extension. `stride` applies to videos and folders, `start_ms`/`end_ms`
+    to videos only; asking for them elsewhere is an error rather than silently ignored.
+    """
+    if isinstance(spec, str) and spec.strip().isdigit():
+        _reject_options("a camera", stride=stride, start_ms=start_ms, end_ms=end_ms)
+        return CameraSource(int(spec.strip()), clock=clock)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise SourceError(f"no such file or folder: '{spec}'")
+    if path.is_dir():
+        _reject_options("a folder", start_ms=start_ms, end_ms=end_ms)
+        return FolderSource(path, stride=stride)
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
+        _reject_options("an image", stride=stride, start_ms=start_ms, end_ms=end_ms)
+        return ImageSource(path)
+    if suffix in VIDEO_EXTENSIONS:
+        return VideoFileSource(path, stride=stride, start_ms=start_ms, end_ms=end_ms)
+    raise SourceError(
+        f"cannot use '{spec}' as a source: unsupported file type '{suffix or '(none)'}' "
+        f"(supported: a camera index such as 0, a folder of images, images "
+        f"{_supported_list(IMAGE_EXTENSIONS)}, videos {_supported_list(VIDEO_EXTENSIONS)})"
+    )
+
+
+def _reject_options(
+    what: str,
+    *,
+    stride: int = 1,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> None:
+    if stride != 1:
+        raise SourceError(f"stride {stride} does not apply to {what}: it needs a video or folder")
+    if start_ms is not None or end_ms is not None:
+        raise SourceError(f"a start or end time does not apply to {what}: it needs a video file")

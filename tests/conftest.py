@@ -1,0 +1,32 @@
+"""Shared fixtures: paths to the bundled samples and the optional ../shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+SHARED = REPO.parent / "shared"
+DEV_LABELS = SHARED / "data" / "dev" / "labels.csv"
+
+UPRIGHT_PHOTO = SAMPLES / "upright" / "straight_hf.jpg"
+SLOUCHED_PHOTO = SAMPLES / "slouched" / "hunchback_hf.jpg"
+RECLINED_PHOTO = SAMPLES / "reclined" / "recline_hf.jpg"
+SESSION_VIDEO = SAMPLES / "session.mp4"
+
+needs_shared = pytest.mark.skipif(
+    not DEV_LABELS.is_file(),
+    reason=f"labelled dev data not found at {DEV_LABELS} (it lives in ../shared beside the repo)",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point the data directory at a temp dir so no test touches a real profile or history."""
+    home = tmp_path_factory.mktemp("posture-home")
+    monkeypatch.setenv("POSTURE_HOME", str(home))
+    return home
