@@ -189,10 +189,10 @@ class _Geometry:
         return bool(np.all(np.isfinite(self.world[list(indices)])))
 
     def mid_px(self, a: int, b: int) -> FloatArray:
-        return (self.px[a] + self.px[b]) / 2.0
+        return np.asarray((self.px[a] + self.px[b]) / 2.0, dtype=np.float64)
 
     def mid_world(self, a: int, b: int) -> FloatArray:
-        return (self.world[a] + self.world[b]) / 2.0
+        return np.asarray((self.world[a] + self.world[b]) / 2.0, dtype=np.float64)
 
     def hips_seen(self) -> bool:
         hips = (Landmark.LEFT_HIP, Landmark.RIGHT_HIP)

@@ -30,3 +30,11 @@ def _isolated_home(
     home = tmp_path_factory.mktemp("posture-home")
     monkeypatch.setenv("POSTURE_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_network_block_in_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process CLI runs must not seccomp the pytest process itself: the block is
+    irreversible and its subprocesses would inherit it. `test_netguard.py` and the
+    subprocess CLI tests check the real block."""
+    monkeypatch.setattr("posture.cli.block_network", lambda: False)

@@ -1,0 +1,134 @@
+"""Quality gates: refuse a calibration that would teach the wrong baseline.
+
+Each gate raises `CalibrationError` with what went wrong and what to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+
+from calibration.baseline import MAD_TO_SIGMA
+from posture.errors import CalibrationError
+from posture.metrics import PostureMetrics
+
+# Mean grey level (0-255) below which the model's landmarks get unreliable.
+MIN_BRIGHTNESS = 35.0
+# Share of frames that must show a usable pose.
+MIN_POSE_FRACTION = 0.5
+# Share of frames that may show a second person before we refuse.
+MAX_CROWD_FRACTION = 0.2
+# The better ear and both shoulders must be at least this visible...
+MIN_KEY_VISIBILITY = 0.5
+# ...in this share of the frames with a pose.
+MIN_VISIBLE_FRACTION = 0.6
+# Frame-to-frame spread (robust sigma) above which the user was moving, not
+# sitting still: a few degrees of neck angle, a few hundredths of head height.
+MAX_MOVEMENT_SIGMA = {
+    "neck_inclination_deg": 6.0,
+    "neck_inclination_3d_deg": 6.0,
+    "head_height_ratio": 0.06,
+}
+# Fewer frames than this cannot show movement; a single still calibrates.
+MIN_FRAMES_FOR_MOVEMENT = 5
+# An "upright" baseline beyond these is not upright (degrees, forward positive).
+UPRIGHT_LIMITS = {
+    "trunk_inclination_deg": (-30.0, 30.0),
+    "trunk_inclination_3d_deg": (-30.0, 30.0),
+    "neck_inclination_deg": (-25.0, 45.0),
+}
+
+
+@dataclass(frozen=True)
+class CalibrationSample:
+    """What calibration needs to know about one frame (never the frame itself)."""
+
+    metrics: PostureMetrics | None
+    person_count: int
+    brightness: float
+
+    def __post_init__(self) -> None:
+        if self.person_count < 0:
+            raise ValueError(f"person_count must be >= 0, got {self.person_count}")
+        if not 0.0 <= self.brightness <= 255.0:
+            raise ValueError(f"brightness must be in [0, 255], got {self.brightness}")
+
+
+FRAMING_HINT = "sit facing the camera with your head and both shoulders in the picture"
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count} of {total} frames"
+
+
+def accepted_frames(samples: Sequence[CalibrationSample]) -> list[PostureMetrics]:
+    """Apply every gate; return the frames the baseline is built from."""
+    total = len(samples)
+    if total == 0:
+        raise CalibrationError("no frames to calibrate from: check the source")
+    brightness = median(s.brightness for s in samples)
+    if brightness < MIN_BRIGHTNESS:
+        raise CalibrationError(
+            f"too dark to calibrate (brightness {brightness:.0f} of 255, "
+            f"need {MIN_BRIGHTNESS:.0f}): turn on a light or face a window"
+        )
+    posed = [s for s in samples if s.metrics is not None]
+    if not posed:
+        raise CalibrationError(f"no person found in {total} frames: {FRAMING_HINT}")
+    if len(posed) < MIN_POSE_FRACTION * total:
+        raise CalibrationError(
+            f"a pose was found in only {_share(len(posed), total)}: {FRAMING_HINT}, and keep still"
+        )
+    crowded = sum(1 for s in samples if s.person_count > 1)
+    if crowded > MAX_CROWD_FRACTION * total:
+        raise CalibrationError(
+            f"more than one person in view in {_share(crowded, total)}: "
+            "calibrate alone in the picture"
+        )
+    visible = [
+        s.metrics for s in posed if s.metrics and s.metrics.key_visibility >= MIN_KEY_VISIBILITY
+    ]
+    if len(visible) < MIN_VISIBLE_FRACTION * len(posed):
+        raise CalibrationError(
+            f"head and shoulders clearly visible in only {_share(len(visible), len(posed))} "
+            f"with a pose (need {MIN_VISIBLE_FRACTION:.0%}): {FRAMING_HINT}, "
+            "with light on your face"
+        )
+    check_still(visible)
+    return visible
+
+
+def _robust_sigma(values: list[float]) -> float:
+    centre = median(values)
+    return MAD_TO_SIGMA * median(abs(v - centre) for v in values)
+
+
+def check_still(frames: Sequence[PostureMetrics]) -> None:
+    """Refuse when the key metrics wander more than a still person's jitter."""
+    if len(frames) < MIN_FRAMES_FOR_MOVEMENT:
+        return
+    for metric, bound in MAX_MOVEMENT_SIGMA.items():
+        values = [v for f in frames if (v := getattr(f, metric)) is not None]
+        if len(values) < MIN_FRAMES_FOR_MOVEMENT:
+            continue
+        sigma = _robust_sigma(values)
+        if sigma > bound:
+            raise CalibrationError(
+                f"too much movement while calibrating ({metric} varied by {sigma:.2f}, limit "
+                f"{bound}): sit upright and still for the whole calibration"
+            )
+
+
+def check_upright(baselines: dict[str, float]) -> None:
+    """Refuse a baseline that is plainly not an upright posture."""
+    for metric, (low, high) in UPRIGHT_LIMITS.items():
+        value = baselines.get(metric)
+        if value is None or low <= value <= high:
+            continue
+        direction = "forward" if value > high else "back"
+        raise CalibrationError(
+            f"this does not look upright ({metric} is {value:.0f} deg, leaning {direction}; "
+            f"upright is between {low:.0f} and {high:.0f}): sit upright with your back against "
+            "the chair and calibrate again, or pass --force to keep it"
+        )

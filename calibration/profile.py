@@ -1,0 +1,206 @@
+"""The calibration profile: a versioned JSON file per named profile.
+
+Schema (version 1)::
+
+    {
+      "schema_version": 1,
+      "name": "default",
+      "created_at": "2026-11-24T09:30:00+00:00",
+      "view": "frontal" | "oblique" | "side",
+      "source": "camera 0" | "video session.mp4" | ...,
+      "model": "lite",
+      "frame_count": 42,
+      "population_default": false,
+      "metrics": {"neck_inclination_deg": {"median": 12.1, "mad": 1.2,
+                                             "tolerance": 8.0, "count": 42}, ...}
+    }
+
+Profiles live in `<data dir>/profiles/<name>.json`. A corrupt file, a file from
+a newer version of posture, or an unknown name is a `ProfileError` with a
+message that says what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from calibration.baseline import MetricBaseline
+from posture.errors import ProfileError
+from posture.metrics import View
+
+SCHEMA_VERSION = 1
+DEFAULT_PROFILE_NAME = "default"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    """Profile names become file names: letters, digits, '.', '_' and '-' only."""
+    if not _NAME_PATTERN.match(name) or name.endswith(".json"):
+        raise ProfileError(
+            f"invalid profile name {name!r}: use up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A person's calibrated upright posture, seen from one camera view."""
+
+    name: str
+    view: View
+    metrics: Mapping[str, MetricBaseline]
+    source: str = ""
+    model: str = "lite"
+    frame_count: int = 0
+    created_at: str = field(default_factory=_now)
+    population_default: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if self.frame_count < 0:
+            raise ValueError(f"frame_count must be >= 0, got {self.frame_count}")
+        if not self.metrics:
+            raise ValueError("a profile needs at least one metric baseline")
+
+    def baseline(self, metric: str) -> MetricBaseline | None:
+        return self.metrics.get(metric)
+
+    def renamed(self, name: str) -> Profile:
+        return replace(self, name=check_name(name))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "created_at": self.created_at,
+            "view": self.view.value,
+            "source": self.source,
+            "model": self.model,
+            "frame_count": self.frame_count,
+            "population_default": self.population_default,
+            "metrics": {name: base.as_dict() for name, base in self.metrics.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, origin: str = "profile") -> Profile:
+        """Parse and validate; every problem is a ProfileError naming `origin`."""
+        if not isinstance(data, dict):
+            raise ProfileError(
+                f"{origin} is corrupt (a JSON {type(data).__name__}, not a posture profile); "
+                "calibrate again to replace it"
+            )
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ProfileError(f"{origin} has no schema_version: not a posture profile")
+        if version > SCHEMA_VERSION:
+            raise ProfileError(
+                f"{origin} has schema version {version}, newer than this posture understands "
+                f"({SCHEMA_VERSION}): upgrade posture, or calibrate again"
+            )
+        try:
+            metrics = {
+                str(name): MetricBaseline(
+                    median=float(entry["median"]),
+                    mad=float(entry["mad"]),
+                    tolerance=float(entry["tolerance"]),
+                    count=int(entry["count"]),
+                )
+                for name, entry in data["metrics"].items()
+            }
+            return cls(
+                name=str(data["name"]),
+                view=View(data["view"]),
+                metrics=metrics,
+                source=str(data.get("source", "")),
+                model=str(data.get("model", "lite")),
+                frame_count=int(data.get("frame_count", 0)),
+                created_at=str(data.get("created_at", "")),
+                population_default=bool(data.get("population_default", False)),
+                schema_version=version,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ProfileError(
+                f"{origin} is corrupt ({type(error).__name__}: {error}); "
+                "calibrate again to replace it"
+            ) from None
+
+
+class ProfileStore:
+    """Named profiles as JSON files in one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{check_name(name)}.json"
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.stem for p in self.folder.glob("*.json") if _NAME_PATTERN.match(p.stem))
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def load(self, name: str) -> Profile:
+        path = self.path(name)
+        if not path.is_file():
+            known = ", ".join(self.names()) or "none yet"
+            raise ProfileError(
+                f"no profile named {name!r} (profiles: {known}); "
+                f"create it with `posture calibrate --profile {name}`"
+            )
+        return load_profile_file(path)
+
+    def save(self, profile: Profile) -> Path:
+        """Write atomically: a crash mid-write leaves the old profile intact."""
+        path = self.path(profile.name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(profile.to_json(), indent=2) + "\n"
+        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def delete(self, name: str) -> Path:
+        path = self.path(name)
+        if not path.is_file():
+            raise ProfileError(f"no profile named {name!r} to delete")
+        path.unlink()
+        return path
+
+
+def load_profile_file(path: Path) -> Profile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProfileError(f"cannot read profile {str(path)!r}: {error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProfileError(
+            f"profile {str(path)!r} is corrupt (not JSON: {error.msg} at line {error.lineno}); "
+            "calibrate again to replace it"
+        ) from None
+    return Profile.from_json(data, origin=f"profile {str(path)!r}")

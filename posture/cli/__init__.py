@@ -1,0 +1,84 @@
+"""The command line: the only place that knows about arguments and exit codes.
+
+Exit codes: 0 success; 1 a posture error (bad profile, calibration refused, bad
+labels); 2 bad arguments or an unreadable source; 3 the bundled model is
+broken; 130 interrupted (Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from posture import __version__
+from posture.cli.analyze import analyze
+from posture.cli.calibrate import calibrate, profile
+from posture.cli.common import stderr
+from posture.cli.evaluate import evaluate_command
+from posture.errors import PostureError
+from posture.netguard import block_network, network_blocked
+
+log = logging.getLogger("posture")
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="posture: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="posture")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens, for troubleshooting.")
+def cli(verbose: bool) -> None:
+    """A local, private posture coach.
+
+    Measures thoracic slouch and neck angle from a webcam, a video or photos
+    with MediaPipe's pose model, against your own calibrated upright posture.
+    Frames stay in memory: nothing is written or sent anywhere.
+
+    Start with `posture calibrate`, then `posture analyze`.
+    """
+    _configure_logging(verbose)
+    if network_blocked():
+        log.debug("network access blocked for this process (no IP sockets)")
+    else:
+        log.debug("network access could not be blocked on this platform")
+
+
+cli.add_command(analyze)
+cli.add_command(calibrate)
+cli.add_command(profile)
+cli.add_command(evaluate_command, name="evaluate")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: turns domain errors into one-line messages.
+
+    First of all it makes the process unable to open internet sockets (see
+    `posture.netguard`): MediaPipe's native library carries a usage-metrics
+    uploader, and this tool promises that nothing leaves the machine.
+    """
+    block_network()
+    try:
+        cli.main(args=argv, prog_name="posture", standalone_mode=False)
+    except click.exceptions.Abort:
+        stderr().print("posture: interrupted")
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        stderr().print("posture: interrupted")
+        sys.exit(130)
+    except PostureError as error:
+        click.echo(f"posture: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error for the user.
+        sys.stderr.close()
+        sys.exit(0)

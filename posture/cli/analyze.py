@@ -1,0 +1,165 @@
+"""`posture analyze`: measure (and optionally judge) every frame of a file or folder."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.table import Table
+
+from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
+from posture.cli.common import cell, load_profile, progress_bar, stdout
+from posture.scoring import Scorer, VerdictSmoother
+from posture.sources import open_source
+
+TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # (record key, header, format): a summary for people; --json has every metric.
+    ("neck_inclination_deg", "neck°", "{:.1f}"),
+    ("neck_inclination_3d_deg", "neck3D°", "{:.1f}"),
+    ("trunk_inclination_deg", "trunk°", "{:.1f}"),
+    ("head_forward_ratio", "head fwd", "{:.2f}"),
+    ("head_height_ratio", "head h", "{:.2f}"),
+)
+# With a verdict to show, fewer metrics fit an 80-column terminal.
+JUDGED_COLUMNS = tuple(c for c in TABLE_COLUMNS if c[0] != "neck_inclination_3d_deg")
+
+
+class Judge:
+    """Adds verdicts to records: per frame, plus a smoothed one for streams."""
+
+    def __init__(self, scorer: Scorer, smooth: bool) -> None:
+        self.scorer = scorer
+        self.smoother = VerdictSmoother() if smooth else None
+
+    def add_verdict(self, row: FrameAnalysis, record: dict[str, Any]) -> None:
+        assessment = self.scorer.assess(row.metrics, row.person_present)
+        record.update(assessment.as_dict())
+        if self.smoother is not None:
+            smoothed = self.smoother.update(assessment, row.t_ms)
+            record["smoothed"] = {"verdict": smoothed.verdict.value, "score": smoothed.score}
+
+
+def _scorer(profile_name: str | None, uncalibrated: bool) -> tuple[Scorer | None, str | None]:
+    """The scorer the options ask for, and a note for the user about it."""
+    if profile_name is not None and uncalibrated:
+        raise click.UsageError("choose either --profile NAME or --uncalibrated, not both")
+    if profile_name is not None:
+        profile = load_profile(profile_name)
+        return Scorer(
+            profile
+        ), f"judged against profile {profile.name!r} ({profile.view.value} view)"
+    if uncalibrated:
+        return Scorer(), (
+            "judged against the population default profile (not calibrated to you: "
+            "run `posture calibrate` for verdicts that fit you)"
+        )
+    return None, None
+
+
+def _table(records: list[dict[str, Any]], title: str, judged: bool) -> Table:
+    table = Table(title=title, title_justify="left", pad_edge=False)
+    named = any("name" in r for r in records)
+    longest = max((len(r.get("name") or "") for r in records), default=0)
+    table.add_column(
+        "frame" if named else "t (s)",
+        justify="left" if named else "right",
+        no_wrap=True,
+        min_width=min(longest, 40),
+    )
+    columns = JUDGED_COLUMNS if judged else TABLE_COLUMNS
+    if judged:
+        table.add_column("verdict", no_wrap=True, min_width=14)
+        table.add_column("score", justify="right", no_wrap=True, min_width=5)
+    table.add_column("view", no_wrap=True, min_width=7)
+    for _, header, _ in columns:
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    for record in records:
+        label = record.get("name") or f"{record['t_ms'] / 1000:.1f}"
+        if record["view"] is not None:
+            view = record["view"]
+        else:
+            view = "partial" if record["pose"] else "no pose"
+        cells = [cell(record.get(key), fmt) for key, _, fmt in columns]
+        verdict_cells: list[str] = []
+        if judged:
+            shown = record.get("smoothed") or record
+            verdict_cells = [shown["verdict"], cell(shown["score"], "{}")]
+        table.add_row(label, *verdict_cells, view, *cells)
+    return table
+
+
+@click.command()
+@click.argument("path", metavar="PATH")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines (one object per frame).")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Analyse every Nth frame of a video or folder (skipped frames are not analysed).",
+)
+@click.option(
+    "--max-side",
+    type=click.IntRange(min=64),
+    default=640,
+    show_default=True,
+    help="Downscale frames so the longest side is at most this many pixels before inference.",
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME",
+    help="Judge each frame against this calibrated profile.",
+)
+@click.option(
+    "--uncalibrated",
+    is_flag=True,
+    help="Judge each frame against the population default profile instead.",
+)
+def analyze(
+    path: str,
+    as_json: bool,
+    every: int,
+    max_side: int,
+    profile_name: str | None,
+    uncalibrated: bool,
+) -> None:
+    """Measure posture in an image, a folder of images or a video.
+
+    PATH is an image (.jpg, .png, ...), a folder of images or a video file
+    (.mp4, .avi, .mov, ...). Prints one row per frame: a table, or with --json
+    one JSON object per line with t_ms, pose, view and every metric (null when
+    the landmarks it needs are not visible). Angles are in degrees, positive
+    means leaning forward; ratios are relative to the shoulder width.
+
+    With --profile NAME (or --uncalibrated) every row also gets a verdict
+    (good, slouch, forward-head, reclined, lateral-lean, too-close,
+    person-no-pose, no-person), the reasons and a 0-100 score; for videos a
+    smoothed verdict too, as the monitor would report it.
+    """
+    scorer, note = _scorer(profile_name, uncalibrated)
+    records: list[dict[str, Any]] = []
+    with open_source(path, stride=every) as source:
+        judge = Judge(scorer, smooth=source.is_stream) if scorer else None
+        with estimator_for(source, max_side_px=max_side) as estimator:
+            show_bar = source.kind == "video" or (source.frame_count or 0) > 20
+            with progress_bar(source.frame_count, "analysing", show_bar) as ticker:
+                for row in analyze_frames(source, estimator):
+                    record = row.as_dict()
+                    if judge is not None:
+                        judge.add_verdict(row, record)
+                    if as_json:
+                        click.echo(json.dumps(record))
+                    else:
+                        records.append(record)
+                    ticker.advance()
+        description = source.description
+    if as_json:
+        return
+    console = stdout()
+    console.print(_table(records, f"posture analyze: {description}", judge is not None))
+    found = sum(1 for r in records if r["view"] is not None)
+    console.print(f"{found} of {len(records)} frames with a usable pose.")
+    if note:
+        console.print(note)

@@ -1,0 +1,213 @@
+"""`posture calibrate` and `posture profile list|show|delete`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import click
+from rich.table import Table
+
+from calibration.gates import CalibrationSample
+from calibration.profile import DEFAULT_PROFILE_NAME, Profile
+from calibration.protocol import calibrate as build_profile
+from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
+from posture.cli.common import profile_store, progress_bar, stderr, stdout
+from posture.errors import ProfileError
+from posture.metrics import View
+from posture.pose import DEFAULT_MODEL
+from posture.sources import FrameSource, open_source
+
+COUNTDOWN_S = 3
+# The metrics shown to people after calibrating (the profile holds them all).
+# (metric, label, unit, views where it is judged)
+SUMMARY_METRICS = (
+    ("neck_inclination_deg", "neck inclination (side)", "°", (View.SIDE,)),
+    ("neck_inclination_3d_deg", "neck inclination (3D)", "°", (View.FRONTAL, View.OBLIQUE)),
+    ("trunk_inclination_deg", "trunk inclination", "°", tuple(View)),
+    ("head_height_ratio", "head height", "", (View.FRONTAL, View.OBLIQUE)),
+    ("head_forward_ratio", "head forward", "", tuple(View)),
+    ("head_size_frac", "head size in picture", "", (View.FRONTAL, View.OBLIQUE)),
+    ("shoulder_tilt_deg", "shoulder tilt", "°", (View.FRONTAL, View.OBLIQUE)),
+)
+
+
+def _seconds_to_ms(value: float | None) -> int | None:
+    return None if value is None else round(value * 1000)
+
+
+def _camera_frames(source: FrameSource, seconds: float) -> Iterator[FrameAnalysis]:
+    """Count down, then yield analysed camera frames for `seconds`."""
+    console = stderr()
+    for remaining in range(COUNTDOWN_S, 0, -1):
+        console.print(f"Sit upright, shoulders back, eyes on the screen... {remaining}")
+        time.sleep(1)
+    console.print(f"Hold still for {seconds:g} s.")
+    with estimator_for(source, num_poses=2) as estimator:
+        with progress_bar(round(seconds * 10), "calibrating") as ticker:
+            shown = 0
+            for row in analyze_frames(source, estimator):
+                if row.t_ms > seconds * 1000:
+                    return
+                yield row
+                due = min(round(row.t_ms / 100), round(seconds * 10))
+                ticker.advance(due - shown)
+                shown = due
+
+
+def _file_frames(source: FrameSource) -> Iterator[FrameAnalysis]:
+    with estimator_for(source, num_poses=2) as estimator:
+        with progress_bar(source.frame_count, "calibrating") as ticker:
+            for row in analyze_frames(source, estimator):
+                yield row
+                ticker.advance()
+
+
+def _summary(profile: Profile) -> Table:
+    table = Table(title=f"Your upright baseline ({profile.view.value} view)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("baseline", justify="right")
+    table.add_column("tolerance", justify="right")
+    for key, label, unit, views in SUMMARY_METRICS:
+        base = profile.baseline(key)
+        if base is None or profile.view not in views:
+            continue
+        digits = 1 if unit else 2
+        table.add_row(
+            label, f"{base.median:.{digits}f}{unit}", f"±{base.tolerance:.{digits}f}{unit}"
+        )
+    return table
+
+
+@click.command()
+@click.option(
+    "--source",
+    "source_spec",
+    default="0",
+    show_default=True,
+    metavar="CAMERA|FILE|FOLDER",
+    help="A camera index, a video, an image or a folder of images of you sitting upright.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=1, max=120),
+    default=10,
+    show_default=True,
+    help="How long to record from a camera (files use every frame).",
+)
+@click.option("--start", type=click.FloatRange(min=0), help="Video only: start at this second.")
+@click.option("--end", type=click.FloatRange(min=0), help="Video only: stop at this second.")
+@click.option(
+    "--profile",
+    "name",
+    default=DEFAULT_PROFILE_NAME,
+    show_default=True,
+    metavar="NAME",
+    help="Name to save the profile under (calibrating again replaces it).",
+)
+@click.option("--force", is_flag=True, help="Keep a baseline even if it does not look upright.")
+def calibrate(
+    source_spec: str,
+    seconds: float,
+    start: float | None,
+    end: float | None,
+    name: str,
+    force: bool,
+) -> None:
+    """Learn your upright seated posture and save it as a profile.
+
+    Sit upright, shoulders back, facing your screen as you do when working.
+    From a camera the tool counts down, then records for --seconds; from a
+    video, an image or a folder it uses every frame (or --start/--end of a
+    video). Frames are measured and dropped: only numbers are saved.
+
+    Calibration is refused, with what to change, when it is too dark, no one
+    or more than one person is in view, head or shoulders are hard to see, or
+    you moved too much.
+    """
+    store = profile_store()
+    store.path(name)  # validate the name before recording anything
+    with open_source(
+        source_spec, start_ms=_seconds_to_ms(start), end_ms=_seconds_to_ms(end)
+    ) as source:
+        rows = _camera_frames(source, seconds) if source.kind == "camera" else _file_frames(source)
+        samples = [CalibrationSample(r.metrics, r.pose.person_count, r.brightness) for r in rows]
+        description = source.description
+    profile = build_profile(
+        samples, name=name, source=description, model=DEFAULT_MODEL, force=force
+    )
+    replaced = store.exists(name)
+    path = store.save(profile)
+    console = stdout()
+    console.print(_summary(profile))
+    action = "Replaced" if replaced else "Saved"
+    console.print(
+        f"{action} profile {name!r} from {profile.frame_count} of {len(samples)} frames "
+        f"({profile.view.value} view):"
+    )
+    console.print(f"  {path}", soft_wrap=True)
+
+
+@click.group()
+def profile() -> None:
+    """List, show or delete calibration profiles."""
+
+
+@profile.command("list")
+def list_profiles() -> None:
+    """List the saved profiles."""
+    store = profile_store()
+    names = store.names()
+    if not names:
+        stdout().print("No profiles yet: run `posture calibrate` to create one.")
+        return
+    table = Table(title=f"Profiles in {store.folder}", title_justify="left")
+    for column in ("name", "view", "frames", "created", "source"):
+        table.add_column(column)
+    for name in names:
+        try:
+            item = store.load(name)
+        except ProfileError as error:
+            # One bad file must not hide the others; say what is wrong with it.
+            table.add_row(name, "?", "?", "?", f"unreadable: {error}")
+            continue
+        table.add_row(
+            item.name, item.view.value, str(item.frame_count), item.created_at, item.source
+        )
+    stdout().print(table)
+
+
+@profile.command("show")
+@click.argument("name", default=DEFAULT_PROFILE_NAME)
+@click.option("--json", "as_json", is_flag=True, help="Print the profile file's JSON.")
+def show_profile(name: str, as_json: bool) -> None:
+    """Show a profile's baselines and tolerances (default: 'default')."""
+    item = profile_store().load(name)
+    if as_json:
+        click.echo(json.dumps(item.to_json(), indent=2))
+        return
+    table = Table(
+        title=f"Profile {item.name!r}: {item.view.value} view, {item.frame_count} frames, "
+        f"created {item.created_at}, from {item.source}",
+        title_justify="left",
+    )
+    for column in ("metric", "baseline", "spread (MAD)", "tolerance"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, base in item.metrics.items():
+        table.add_row(metric, f"{base.median:.3f}", f"{base.mad:.3f}", f"{base.tolerance:.3f}")
+    stdout().print(table)
+
+
+@profile.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_profile(name: str, yes: bool) -> None:
+    """Delete a profile."""
+    store = profile_store()
+    if not store.exists(name):
+        store.delete(name)  # raises the one-line "no profile named ..." error
+    if not yes:
+        click.confirm(f"Delete profile {name!r}?", abort=True, err=True)
+    path = store.delete(name)
+    stdout().print(f"Deleted profile {name!r} ({path}).")

@@ -1,0 +1,65 @@
+"""Helpers shared by the commands: consoles, progress bars, profile loading."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from calibration.profile import Profile, ProfileStore
+from posture.paths import profiles_dir
+
+# Shown in tables where a value cannot be measured (its landmarks are not visible).
+MISSING = "-"
+
+
+def stdout() -> Console:
+    return Console(highlight=False)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+class Ticker:
+    """Advances a progress bar, or does nothing when there is none."""
+
+    def __init__(self, progress: Progress | None = None, task: int | None = None) -> None:
+        self._progress, self._task = progress, task
+
+    def advance(self, steps: int = 1) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, steps)
+
+
+@contextmanager
+def progress_bar(total: int | None, description: str, enabled: bool = True) -> Iterator[Ticker]:
+    """A transient progress bar on stderr, only when stderr is a terminal."""
+    if not enabled or total is None or not sys.stderr.isatty():
+        yield Ticker()
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr(),
+        transient=True,
+    )
+    with progress:
+        yield Ticker(progress, progress.add_task(description, total=total))
+
+
+def cell(value: object, fmt: str) -> str:
+    return MISSING if value is None else fmt.format(value)
+
+
+def profile_store() -> ProfileStore:
+    return ProfileStore(profiles_dir())
+
+
+def load_profile(name: str) -> Profile:
+    return profile_store().load(name)

@@ -1,0 +1,327 @@
+"""Metrics + profile → a verdict with reasons and a 0-100 score, then smoothed.
+
+Each rule compares one metric (or the sum of two independent ones) with the
+profile's baseline, in units of that metric's tolerance
+(`MetricBaseline.deviation`): 0 is the calibrated posture, 1.0 is the threshold.
+The verdict is the rule furthest past its threshold; the reasons list the terms
+of every rule past threshold, the deciding rule first.
+
+Neck and trunk are judged separately: the neck rules (forward head) watch the
+ear over the shoulder, the trunk rules (slouch, reclined) the shoulder over the
+hip. Looking down at the keyboard bends the neck only, and only for a moment;
+the `VerdictSmoother` keeps such a dip from becoming a verdict.
+
+Score: 100 at the baseline, 70 at a threshold, falling by 30 points per
+tolerance beyond, floored at 0. The worst rule sets it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from statistics import median
+
+from calibration.profile import Profile
+from posture.metrics import PostureMetrics, View
+
+
+class Verdict(str, Enum):
+    GOOD = "good"
+    SLOUCH = "slouch"
+    FORWARD_HEAD = "forward-head"
+    LATERAL_LEAN = "lateral-lean"
+    TOO_CLOSE = "too-close"
+    RECLINED = "reclined"
+    NO_PERSON = "no-person"
+    PERSON_NO_POSE = "person-no-pose"
+
+    @property
+    def is_bad(self) -> bool:
+        return self not in (Verdict.GOOD, Verdict.NO_PERSON)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A metric moving in `direction` (+1 up, -1 down, 0 either way) is bad."""
+
+    metric: str
+    direction: int
+    # Used only when `metric` is missing in the frame or the profile.
+    fallback: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.direction not in (-1, 0, 1):
+            raise ValueError(f"direction must be -1, 0 or 1, got {self.direction}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One way to be off. With several terms, their deviations add up: two
+    independent cues that each move half-way to their thresholds together
+    make one full deviation."""
+
+    verdict: Verdict
+    terms: tuple[Term, ...]
+    views: frozenset[View] = frozenset(View)
+
+
+ALL_VIEWS = frozenset(View)
+NOT_SIDE = frozenset({View.FRONTAL, View.OBLIQUE})
+SIDE = frozenset({View.SIDE})
+
+# Rule order does not matter: the furthest past threshold wins.
+RULES: tuple[Rule, ...] = (
+    # Forward head seen from the side: the ear drifts ahead of the shoulder.
+    Rule(
+        Verdict.FORWARD_HEAD, (Term("neck_inclination_deg", +1, "neck_inclination_3d_deg"),), SIDE
+    ),
+    # From the front (or obliquely) the 3D neck angle is a noisy estimate of depth,
+    # so a second, independent 2D cue joins it: the head sinks towards the
+    # shoulder line as it juts forward.
+    Rule(
+        Verdict.FORWARD_HEAD,
+        (Term("neck_inclination_3d_deg", +1), Term("head_height_ratio", -1)),
+        NOT_SIDE,
+    ),
+    # Thoracic slouch: shoulders ahead of the hips; reclining is the opposite.
+    Rule(Verdict.SLOUCH, (Term("trunk_inclination_deg", +1, "trunk_inclination_3d_deg"),)),
+    Rule(Verdict.SLOUCH, (Term("torso_height_ratio", -1),), NOT_SIDE),
+    Rule(Verdict.RECLINED, (Term("trunk_inclination_deg", -1, "trunk_inclination_3d_deg"),)),
+    Rule(Verdict.TOO_CLOSE, (Term("head_size_frac", +1),), NOT_SIDE),
+    Rule(Verdict.LATERAL_LEAN, (Term("shoulder_tilt_deg", 0),), NOT_SIDE),
+)
+
+# Score for a person present whose pose the model lost: almost always someone
+# leaning right into the screen, so it is scored as a lean-in.
+PERSON_NO_POSE_SCORE = 40
+SCORE_AT_THRESHOLD = 70.0
+SCORE_PER_TOLERANCE = 30.0
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A rule past (or near) its threshold, with the numbers behind it."""
+
+    verdict: Verdict
+    metric: str
+    value: float
+    baseline: float
+    threshold: float
+    excess: float  # in tolerances: 1.0 = at the threshold
+
+    def describe(self) -> str:
+        past = abs(self.value - self.threshold)
+        return (
+            f"{self.metric} {self.value:.2f} is {past:.2f} past its threshold "
+            f"{self.threshold:.2f} (baseline {self.baseline:.2f})"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict.value,
+            "metric": self.metric,
+            "value": round(self.value, 4),
+            "baseline": round(self.baseline, 4),
+            "threshold": round(self.threshold, 4),
+            "excess": round(self.excess, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The verdict on one frame (or on a smoothed stretch of frames)."""
+
+    verdict: Verdict
+    score: int | None
+    reasons: tuple[Reason, ...] = ()
+    uses_default_profile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.score is not None and not 0 <= self.score <= 100:
+            raise ValueError(f"score must be in [0, 100], got {self.score}")
+        if self.verdict is Verdict.NO_PERSON and self.score is not None:
+            raise ValueError("nobody there: no score")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict.value,
+            "score": self.score,
+            "reasons": [reason.as_dict() for reason in self.reasons],
+            "default_profile": self.uses_default_profile,
+        }
+
+
+def score_from_excess(excess: float) -> int:
+    """100 at the baseline, SCORE_AT_THRESHOLD at excess 1, linear beyond, floored at 0."""
+    if math.isnan(excess) or excess >= 1 + SCORE_AT_THRESHOLD / SCORE_PER_TOLERANCE:
+        return 0
+    if excess <= 0:
+        return 100
+    if excess <= 1:
+        return round(100 - (100 - SCORE_AT_THRESHOLD) * excess)
+    return max(0, round(SCORE_AT_THRESHOLD - SCORE_PER_TOLERANCE * (excess - 1)))
+
+
+def _measure_term(
+    verdict: Verdict, term: Term, metrics: PostureMetrics, profile: Profile
+) -> Reason | None:
+    for metric in (term.metric, term.fallback):
+        if metric is None:
+            continue
+        value = getattr(metrics, metric)
+        base = profile.baseline(metric)
+        if value is None or base is None:
+            continue
+        deviation = base.deviation(value)
+        excess = abs(deviation) if term.direction == 0 else deviation * term.direction
+        step = math.copysign(base.tolerance, deviation if term.direction == 0 else term.direction)
+        return Reason(verdict, metric, value, base.median, base.median + step, excess)
+    return None
+
+
+def _measure(rule: Rule, metrics: PostureMetrics, profile: Profile) -> tuple[float, list[Reason]]:
+    """The rule's total excess and the terms behind it; no terms → (-inf, [])."""
+    reasons = [r for t in rule.terms if (r := _measure_term(rule.verdict, t, metrics, profile))]
+    if not reasons:
+        return -math.inf, []
+    return sum(r.excess for r in reasons), reasons
+
+
+class Scorer:
+    """Judges frames against a calibrated profile, or the population defaults.
+
+    `defaults` maps each view to its population profile; a calibrated `profile`
+    takes precedence for every view.
+    """
+
+    def __init__(
+        self,
+        profile: Profile | None = None,
+        defaults: Mapping[View, Profile] | None = None,
+        rules: Sequence[Rule] = RULES,
+    ) -> None:
+        if profile is None and not defaults:
+            from calibration.population import population_profiles
+
+            defaults = population_profiles()
+        self.profile = profile
+        self.defaults = dict(defaults or {})
+        self.rules = tuple(rules)
+
+    def profile_for(self, view: View) -> Profile:
+        if self.profile is not None:
+            return self.profile
+        return self.defaults[view]
+
+    def assess(self, metrics: PostureMetrics | None, person_present: bool = False) -> Assessment:
+        """The verdict on one frame. Without metrics: away, or present but unposed."""
+        default = self.profile is None
+        if metrics is None:
+            if person_present:
+                return Assessment(Verdict.PERSON_NO_POSE, PERSON_NO_POSE_SCORE, (), default)
+            return Assessment(Verdict.NO_PERSON, None, (), default)
+        profile = self.profile_for(metrics.view)
+        worst = 0.0
+        past: list[tuple[float, Verdict, list[Reason]]] = []
+        for rule in self.rules:
+            # A baseline taken from a view where the rule means nothing (shoulder
+            # tilt seen from the side) cannot judge it, whatever the frame shows.
+            if metrics.view not in rule.views or profile.view not in rule.views:
+                continue
+            excess, terms = _measure(rule, metrics, profile)
+            worst = max(worst, excess)
+            if excess > 1.0:
+                past.append((excess, rule.verdict, terms))
+        past.sort(key=lambda item: -item[0])
+        verdict = past[0][1] if past else Verdict.GOOD
+        reasons = tuple(reason for _, _, terms in past for reason in terms)
+        return Assessment(verdict, score_from_excess(worst), reasons, default)
+
+
+@dataclass(frozen=True)
+class SmootherSettings:
+    """How the smoother trades reaction time for stability.
+
+    - `window_ms`: verdicts of the last 3 s vote; a posture does not change
+      meaningfully faster, and one odd frame cannot outvote the rest.
+    - `switch_share`: a new verdict needs 60 % of the window's votes...
+    - `min_hold_ms`: ...and the current one must have held for 1.5 s, so the
+      verdict cannot flicker between two states frame to frame (hysteresis).
+    """
+
+    window_ms: int = 3000
+    switch_share: float = 0.6
+    min_hold_ms: int = 1500
+
+    def __post_init__(self) -> None:
+        if self.window_ms <= 0 or self.min_hold_ms < 0:
+            raise ValueError("window_ms must be positive and min_hold_ms non-negative")
+        if not 0.5 <= self.switch_share <= 1.0:
+            raise ValueError(f"switch_share must be in [0.5, 1], got {self.switch_share}")
+
+
+class VerdictSmoother:
+    """A majority vote over a sliding time window, with a minimum hold time.
+
+    Time comes from each update's `t_ms` (a file's own clock) or, when omitted,
+    from the injected `clock` (seconds, monotonic), so tests run on fake time.
+    """
+
+    def __init__(
+        self,
+        settings: SmootherSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings or SmootherSettings()
+        self.clock = clock
+        self._window: deque[tuple[int, Assessment]] = deque()
+        self._current: Verdict | None = None
+        self._since_ms = 0
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return self._current
+
+    def reset(self) -> None:
+        self._window.clear()
+        self._current = None
+        self._since_ms = 0
+
+    def update(self, assessment: Assessment, t_ms: int | None = None) -> Assessment:
+        now = round(self.clock() * 1000) if t_ms is None else t_ms
+        if self._window and now < self._window[-1][0]:
+            # Time went backwards (a looping video, a new file): start afresh.
+            self.reset()
+        self._window.append((now, assessment))
+        while self._window and self._window[0][0] <= now - self.settings.window_ms:
+            self._window.popleft()
+        votes = Counter(a.verdict for _, a in self._window)
+        leader, count = votes.most_common(1)[0]
+        if self._current is None:
+            self._current, self._since_ms = assessment.verdict, now
+        elif leader is not self._current:
+            held = now - self._since_ms
+            if (
+                count >= self.settings.switch_share * len(self._window)
+                and held >= self.settings.min_hold_ms
+            ):
+                self._current, self._since_ms = leader, now
+        return self._smoothed(assessment)
+
+    def _smoothed(self, latest: Assessment) -> Assessment:
+        current = self._current if self._current is not None else latest.verdict
+        # The score of the frames that agree with the verdict, so the two never
+        # contradict each other (a "good" verdict with the score of a slouch).
+        agreeing = [
+            a.score for _, a in self._window if a.verdict is current and a.score is not None
+        ]
+        scores = agreeing or [a.score for _, a in self._window if a.score is not None]
+        if current is Verdict.NO_PERSON:
+            return Assessment(current, None, (), latest.uses_default_profile)
+        reasons = next((a.reasons for _, a in reversed(self._window) if a.verdict is current), ())
+        score = round(median(scores)) if scores else PERSON_NO_POSE_SCORE
+        return Assessment(current, score, reasons, latest.uses_default_profile)

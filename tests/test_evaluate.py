@@ -1,0 +1,115 @@
+"""`posture evaluate`: the protocol on a labels file made from the bundled samples,
+its error paths, and the accuracy baseline on ../shared (skipped without it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from posture.errors import EvaluationError
+from posture.evaluate import evaluate, measure_rows, read_labels
+from tests.conftest import DEV_LABELS, REPO, SAMPLES, needs_shared
+
+COLUMNS = ["path", "source", "view", "coarse_label", "label"]
+SAMPLE_ROWS = [
+    ("upright/straight_hf.jpg", "A", "side", "good", "good (upright)"),
+    ("upright/straight_flip.jpg", "A", "side", "good", "good (upright)"),
+    ("upright/straight_hf_flip.jpg", "A", "side", "good", "good (upright)"),
+    ("slouched/hunchback_hf.jpg", "A", "side", "bad", "bad-slouch"),
+    ("slouched/hunchback.jpg", "A", "side", "bad", "bad-slouch"),
+    ("reclined/recline_hf.jpg", "A", "side", "bad", "bad-reclined"),
+    ("reclined/recline.jpg", "A", "side", "bad", "bad-reclined"),
+    ("neck/Good-Posture.png", "B", "side", "good", "good (upright neck)"),
+    ("neck/Bad-Posture.png", "B", "side", "bad", "bad-forward-head"),
+    ("frontal/man-selfie.jpg", "C", "frontal", "other", "neutral upright portrait"),
+]
+
+
+def write_labels(folder: Path, rows, columns=COLUMNS) -> Path:
+    path = folder / "labels.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([os.path.relpath(SAMPLES / row[0], folder), *row[1:]])
+    return path
+
+
+@pytest.fixture(scope="module")
+def sample_evaluation(tmp_path_factory):
+    labels = write_labels(tmp_path_factory.mktemp("labels"), SAMPLE_ROWS)
+    return evaluate(measure_rows(read_labels(labels))).as_dict()
+
+
+def test_protocol_scores_good_and_bad_rows_only(sample_evaluation):
+    assert sample_evaluation["unscored_rows"] == 1  # the "other" selfie
+    pooled = sample_evaluation["modes"]["uncalibrated"]["pooled"]
+    assert (pooled["n"], pooled["bad"], pooled["good"]) == (9, 5, 4)
+    # Source B has a single good row: it cannot be calibrated leave-one-out.
+    calibrated = sample_evaluation["modes"]["calibrated"]["pooled"]
+    assert (calibrated["n"], calibrated["good"]) == (8, 3)
+    assert sample_evaluation["modes"]["calibrated"]["frontal-webcam"]["n"] == 0
+
+
+def test_calibrated_verdicts_on_the_samples_are_right(sample_evaluation):
+    calibrated = sample_evaluation["modes"]["calibrated"]["side"]
+    assert calibrated["recall_bad"] == 1.0
+    assert calibrated["specificity_good"] == 1.0
+    verdicts = {row["path"].split("/")[-1]: row["calibrated"] for row in sample_evaluation["rows"]}
+    assert verdicts["recline_hf.jpg"] == "reclined"
+    assert verdicts["hunchback_hf.jpg"] in ("slouch", "forward-head")
+    assert verdicts["Good-Posture.png"] is None  # not scored in calibrated mode
+
+
+def test_cli_prints_table_and_json(tmp_path, capsys):
+    from tests.test_cli import run
+
+    labels = write_labels(tmp_path, SAMPLE_ROWS[:4])
+    code, out, err = run(["evaluate", str(labels)], capsys)
+    assert code == 0, err
+    assert "calibrated" in out and "uncalibrated" in out and "bal." in out
+    code, out, _ = run(["evaluate", str(labels), "--json", "--details"], capsys)
+    result = json.loads(out)
+    assert set(result["modes"]) == {"calibrated", "uncalibrated"}
+    assert set(result["modes"]["calibrated"]) == {"frontal-webcam", "side", "other", "pooled"}
+    assert len(result["rows"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no labels file"),
+        ("path,source\nx.jpg,A\n", "lacks column(s) view, coarse_label, label"),
+        (",".join(COLUMNS) + "\n", "has no rows"),
+        (",".join(COLUMNS) + "\nmissing.jpg,A,side,good,good\n", "missing.jpg' is missing"),
+        (b"\xff\xfe\x00bad", "not a readable CSV"),
+    ],
+)
+def test_bad_labels_files_are_clear_errors(tmp_path, content, message, capsys):
+    from tests.test_cli import run
+
+    labels = tmp_path / "labels.csv"
+    if isinstance(content, bytes):
+        labels.write_bytes(content)
+    elif content is not None:
+        labels.write_text(content, encoding="utf-8")
+    code, _, err = run(["evaluate", str(labels)], capsys)
+    assert code == 1
+    assert message in err and err.startswith("posture: error:")
+    with pytest.raises(EvaluationError):
+        measure_rows(read_labels(labels))
+
+
+@needs_shared
+def test_accuracy_on_the_dev_set_does_not_drop_below_the_recorded_baseline():
+    """docs/accuracy.json records `posture evaluate` on ../shared/data/dev; never worse."""
+    recorded = json.loads((REPO / "docs" / "accuracy.json").read_text())["balanced_accuracy"]
+    measured = evaluate(measure_rows(read_labels(DEV_LABELS))).as_dict()["modes"]
+    for mode, groups in recorded.items():
+        for group, figure in groups.items():
+            got = measured[mode][group]["balanced_accuracy"]
+            assert got is not None and got >= figure - 1e-4, (mode, group, got, figure)
