@@ -139,6 +139,11 @@ class Assessment:
     score: int | None
     reasons: tuple[Reason, ...] = ()
     uses_default_profile: bool = False
+    # How far the neck (forward head) and the trunk (slouch or recline) are from
+    # the baseline, in tolerances (1.0 = threshold), also below threshold; None
+    # when not measured. The history keeps their per-minute means.
+    neck_excess: float | None = None
+    trunk_excess: float | None = None
 
     def __post_init__(self) -> None:
         if self.score is not None and not 0 <= self.score <= 100:
@@ -152,6 +157,8 @@ class Assessment:
             "score": self.score,
             "reasons": [reason.as_dict() for reason in self.reasons],
             "default_profile": self.uses_default_profile,
+            "neck_excess": None if self.neck_excess is None else round(self.neck_excess, 3),
+            "trunk_excess": None if self.trunk_excess is None else round(self.trunk_excess, 3),
         }
 
 
@@ -226,6 +233,7 @@ class Scorer:
             return Assessment(Verdict.NO_PERSON, None, (), default)
         profile = self.profile_for(metrics.view)
         worst = 0.0
+        by_verdict: dict[Verdict, float] = {}
         past: list[tuple[float, Verdict, list[Reason]]] = []
         for rule in self.rules:
             # A baseline taken from a view where the rule means nothing (shoulder
@@ -234,12 +242,22 @@ class Scorer:
                 continue
             excess, terms = _measure(rule, metrics, profile)
             worst = max(worst, excess)
+            if terms:
+                by_verdict[rule.verdict] = max(by_verdict.get(rule.verdict, -math.inf), excess)
             if excess > 1.0:
                 past.append((excess, rule.verdict, terms))
         past.sort(key=lambda item: -item[0])
         verdict = past[0][1] if past else Verdict.GOOD
         reasons = tuple(reason for _, _, terms in past for reason in terms)
-        return Assessment(verdict, score_from_excess(worst), reasons, default)
+        trunk = [by_verdict[v] for v in (Verdict.SLOUCH, Verdict.RECLINED) if v in by_verdict]
+        return Assessment(
+            verdict,
+            score_from_excess(worst),
+            reasons,
+            default,
+            neck_excess=by_verdict.get(Verdict.FORWARD_HEAD),
+            trunk_excess=max(trunk) if trunk else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -324,4 +342,11 @@ class VerdictSmoother:
             return Assessment(current, None, (), latest.uses_default_profile)
         reasons = next((a.reasons for _, a in reversed(self._window) if a.verdict is current), ())
         score = round(median(scores)) if scores else PERSON_NO_POSE_SCORE
-        return Assessment(current, score, reasons, latest.uses_default_profile)
+        return Assessment(
+            current,
+            score,
+            reasons,
+            latest.uses_default_profile,
+            neck_excess=latest.neck_excess,
+            trunk_excess=latest.trunk_excess,
+        )

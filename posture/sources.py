@@ -202,6 +202,13 @@ def _check_stride(stride: int) -> None:
         raise SourceError(f"stride must be 1 or more, got {stride}: 1 keeps every frame")
 
 
+# A grab that returns faster than this came out of the driver's buffer (stale); one
+# that had to wait for the sensor is fresh. Webcams deliver a frame every 33 ms.
+FRESH_GRAB_S = 0.005
+# Driver buffers hold a handful of frames; never spin longer than this.
+MAX_STALE_FRAMES = 8
+
+
 class CameraSource(SourceBase):
     """A live camera by OpenCV index. Endless: iterate until `close()` or an error.
 
@@ -260,6 +267,46 @@ class CameraSource(SourceBase):
                     "took the camera"
                 )
             yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
+
+    def sampled(
+        self, interval_s: float, wait: Callable[[float], object] = time.sleep
+    ) -> Iterator[Frame]:
+        """Fresh frames about every `interval_s`, decoding only the frames it returns.
+
+        Between samples the camera keeps streaming into the driver's small buffer;
+        before a sample, frames already waiting there (stale) are grabbed without
+        decoding until a grab has to wait for the camera, which means the next one
+        is fresh. `wait` sleeps (a stop event's `wait` makes the loop interruptible).
+        """
+        next_due = self._clock()
+        while self._capture is not None:
+            delay = next_due - self._clock()
+            if delay > 0:
+                wait(delay)
+                if self._capture is None:
+                    return
+            next_due = max(next_due + interval_s, self._clock())
+            self._grab_fresh()
+            ok, image = self._capture.retrieve()
+            if not ok or image is None:
+                raise self._lost()
+            yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
+
+    def _grab_fresh(self) -> None:
+        assert self._capture is not None
+        for _ in range(MAX_STALE_FRAMES):
+            started = self._clock()
+            if not self._capture.grab():
+                raise self._lost()
+            if self._clock() - started >= FRESH_GRAB_S:
+                return
+
+    def _lost(self) -> CameraLostError:
+        return CameraLostError(
+            f"camera {self.camera_index} stopped delivering frames after "
+            f"{self._next_index} frames: check the cable and that no other program "
+            "took the camera"
+        )
 
     def _now_ms(self) -> int:
         now_s = self._clock()

@@ -389,7 +389,11 @@ def test_assessment_as_dict_is_json_ready():
             }
         ],
         "default_profile": False,
+        "neck_excess": 2.125,
+        "trunk_excess": data["trunk_excess"],
     }
+    # The trunk sits at its baseline: 0 tolerances out, either way.
+    assert data["trunk_excess"] == pytest.approx(0.0, abs=1e-9)
     nobody = Assessment(Verdict.NO_PERSON, None)
     assert json.loads(json.dumps(nobody.as_dict()))["score"] is None
 

@@ -17,6 +17,7 @@ from posture.cli.analyze import analyze
 from posture.cli.calibrate import calibrate, profile
 from posture.cli.common import stderr
 from posture.cli.evaluate import evaluate_command
+from posture.cli.monitor import demo, monitor
 from posture.errors import PostureError
 from posture.netguard import block_network, network_blocked
 
@@ -54,6 +55,8 @@ cli.add_command(analyze)
 cli.add_command(calibrate)
 cli.add_command(profile)
 cli.add_command(evaluate_command, name="evaluate")
+cli.add_command(monitor)
+cli.add_command(demo)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,278 @@
+"""`posture monitor` (the background job) and `posture demo` (the same on the sample session)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from calibration.gates import CalibrationSample
+from calibration.profile import DEFAULT_PROFILE_NAME, Profile, ProfileStore
+from calibration.protocol import calibrate as build_profile
+from posture.analysis import analyze_frames, estimator_for
+from posture.cli.common import profile_store, stderr, stdout
+from posture.errors import SourceError
+from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
+from posture.nudges import NudgeEvent, NudgePolicy
+from posture.scoring import Scorer, Verdict
+from posture.sources import open_source
+
+NUDGE_TITLES = {"posture": "Posture", "distance": "Screen distance", "break": "Movement break"}
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """A stop event set by Ctrl+C or SIGTERM, so the loop can flush and summarise."""
+    stop = threading.Event()
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread (tests)
+            previous[number] = signal.signal(number, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def listen_for_keys(monitor: Monitor, snooze_minutes: float, console: Console) -> None:
+    """In a terminal: Enter snoozes nudges, `q` then Enter quits. Never blocks the loop."""
+    if not sys.stdin or not sys.stdin.isatty():
+        return
+
+    def read() -> None:
+        for line in sys.stdin:
+            if line.strip().lower() in ("q", "quit"):
+                monitor.stop.set()
+                return
+            monitor.snooze(snooze_minutes)
+            console.print(f"Nudges snoozed for {snooze_minutes:g} minutes.")
+
+    threading.Thread(target=read, name="posture-keys", daemon=True).start()
+
+
+def status_printer(console: Console) -> Callable[[Status], None] | None:
+    """One live line on a terminal's stderr, rewritten in place; nothing elsewhere."""
+    if not console.is_terminal:
+        return None
+
+    def show(status: Status) -> None:
+        console.file.write("\r\x1b[K" + status.line())
+        console.file.flush()
+
+    return show
+
+
+def terminal_nudge(
+    console: Console, clock_label: Callable[[float], str]
+) -> Callable[[NudgeEvent], None]:
+    def show(event: NudgeEvent) -> None:
+        bell = "\a" if console.is_terminal else ""
+        title = NUDGE_TITLES.get(event.kind, event.kind)
+        console.print(
+            f"{bell}[{clock_label(event.at_s)}] {title}: {event.message}", highlight=False
+        )
+
+    return show
+
+
+def print_summary(summary: MonitorSummary, console: Console) -> None:
+    present = summary.present_s
+    console.print(f"Session: {summary.duration_s / 60:.1f} min, present {present / 60:.1f} min.")
+    if summary.mean_score is not None:
+        console.print(f"Posture score: {summary.mean_score:.0f} / 100")
+    parts = [
+        f"{verdict.value} {seconds / 60:.1f} min"
+        for verdict, seconds in summary.seconds_by_verdict.most_common()
+        if verdict is not Verdict.NO_PERSON and seconds >= 1
+    ]
+    if parts:
+        console.print("Time by posture: " + ", ".join(parts))
+    console.print(
+        f"Nudges: {len(summary.nudges)}, bad-posture episodes: {len(summary.episodes)}, "
+        f"breaks: {len(summary.breaks)}"
+    )
+    if summary.camera_gaps_s:
+        gap = sum(summary.camera_gaps_s)
+        console.print(
+            f"Camera unavailable {len(summary.camera_gaps_s)} time(s), {gap:.0f} s in all."
+        )
+
+
+def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str | None]:
+    store = profile_store()
+    name = profile_name or (DEFAULT_PROFILE_NAME if store.exists(DEFAULT_PROFILE_NAME) else None)
+    if name is None:
+        console.print(
+            "No calibration yet: judging against the population default profile. "
+            "Run `posture calibrate` for verdicts that fit you."
+        )
+        return Scorer(), None
+    profile = store.load(name)
+    return Scorer(profile), profile.name
+
+
+@click.command()
+@click.option(
+    "--source",
+    "source_spec",
+    default="0",
+    show_default=True,
+    metavar="CAMERA|FILE|FOLDER",
+    help="A camera index, or a recorded video or folder of images to replay.",
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME",
+    help="Calibrated profile to judge against [default: 'default' if it exists].",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0.1, max=30),
+    default=2.0,
+    show_default=True,
+    help="Frames analysed per second.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Replay speed for files (1 = real time, 0 = as fast as possible).",
+)
+@click.option(
+    "--snooze",
+    "snooze_minutes",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Start with nudges paused for this many minutes.",
+)
+@click.option("--quiet", is_flag=True, help="No live status line.")
+def monitor(
+    source_spec: str,
+    profile_name: str | None,
+    fps: float,
+    speed: float,
+    snooze_minutes: float,
+    quiet: bool,
+) -> None:
+    """Watch your posture in the background and nudge when it matters.
+
+    Samples the camera a couple of times a second, judges each frame against
+    your calibrated upright posture, and reminds you (sit back, chin in, screen
+    at eye level, stand up and move) when bad posture lasts 30 s or a break is
+    due after 45 min. Away from the desk: no nudges, and it counts as a break.
+    In a terminal, press Enter to snooze nudges for 30 minutes, q and Enter to
+    quit; Ctrl+C also stops and prints a summary. No frame is ever stored.
+    """
+    out, err = stdout(), stderr()
+    scorer, name = _scorer_for(profile_name, err)
+    settings = MonitorSettings(fps=fps, speed=speed)
+    with stop_on_signals() as stop:
+        runner = Monitor(
+            lambda: open_throttled(source_spec, fps),
+            scorer,
+            notify=terminal_nudge(out, lambda s: f"{int(s) // 60}:{int(s) % 60:02d}"),
+            settings=settings,
+            status=None if quiet else status_printer(err),
+            stop=stop,
+            source_name=source_spec,
+            profile_name=name,
+        )
+        if snooze_minutes:
+            runner.snooze(snooze_minutes)
+        listen_for_keys(runner, 30.0, err)
+        summary = runner.run()
+    if err.is_terminal and not quiet:
+        err.file.write("\n")
+    print_summary(summary, out)
+
+
+# The demo compresses the policy so that a 40 s recording shows what a working
+# day would: nudges after 3 s of bad posture instead of 30 s, and so on.
+DEMO_POLICY = NudgePolicy(
+    sustained_bad_s=3.0,
+    good_to_end_s=2.0,
+    cooldown_s=8.0,
+    away_after_s=3.0,
+    break_min_s=5.0,
+    break_due_s=45 * 60.0,
+)
+DEMO_CALIBRATION_END_S = 9.5
+
+
+def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
+    with (
+        open_source(video, end_ms=round(end_s * 1000)) as source,
+        estimator_for(source) as estimator,
+    ):
+        samples = [
+            CalibrationSample(row.metrics, row.pose.person_count, row.brightness)
+            for row in analyze_frames(source, estimator)
+        ]
+        description = f"{source.description} (0-{end_s:g} s)"
+    profile = build_profile(samples, name="demo", source=description)
+    store.save(profile)
+    return profile
+
+
+@click.command()
+@click.option(
+    "--video",
+    type=click.Path(path_type=Path),
+    default=Path("samples/session.mp4"),
+    show_default=True,
+    help="The recorded session to replay.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Replay speed (0 = as fast as possible, 1 = real time).",
+)
+def demo(video: Path, speed: float) -> None:
+    """Calibrate and monitor on the bundled sample session: no camera needed.
+
+    Calibrates on the session's upright opening, then replays the whole session
+    (upright, slouched, upright, reclined) through the monitor with the nudge
+    timings compressed (3 s instead of 30 s) and nudges printed here. Writes
+    only to a temporary folder, never to your real profiles or history.
+    """
+    if not video.is_file():
+        raise SourceError(
+            f"sample session not found at '{video}': run from the repository folder, "
+            "or pass --video PATH"
+        )
+    out = stdout()
+    with tempfile.TemporaryDirectory(prefix="posture-demo-") as home:
+        store = ProfileStore(Path(home) / "profiles")
+        out.print(
+            f"1. Calibrating on the upright opening of {video} (0-{DEMO_CALIBRATION_END_S:g} s)..."
+        )
+        profile = _calibrate_on(video, store, DEMO_CALIBRATION_END_S)
+        out.print(f"   {profile.frame_count} frames, {profile.view.value} view.")
+        out.print("2. Replaying the whole session through the monitor.")
+        out.print(
+            f"   Nudges come after {DEMO_POLICY.sustained_bad_s:g} s of bad posture here "
+            "(30 s in real use):"
+        )
+        runner = Monitor(
+            lambda: open_throttled(str(video), 2.0),
+            Scorer(profile),
+            notify=terminal_nudge(out, lambda s: f"{s:5.1f} s"),
+            settings=MonitorSettings(speed=speed, policy=DEMO_POLICY),
+            source_name=str(video),
+            profile_name=profile.name,
+        )
+        summary = runner.run()
+        out.print("3. Summary:")
+        print_summary(summary, out)

@@ -1,0 +1,259 @@
+"""The monitor loop: end to end on the sample session, camera faults, signals, sampling."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from calibration.gates import CalibrationSample
+from calibration.protocol import calibrate
+from posture import monitor as monitor_module
+from posture import sources
+from posture.analysis import analyze_frames, estimator_for
+from posture.monitor import Monitor, MonitorSettings, open_throttled
+from posture.nudges import NudgePolicy
+from posture.records import Break, Episode, Nudge, Sample, SessionInfo
+from posture.scoring import Scorer, Verdict
+from posture.sources import CameraLostError, CameraSource, Frame, SourceBase, open_source
+from tests.conftest import REPO, SESSION_VIDEO
+
+FAST_POLICY = NudgePolicy(
+    sustained_bad_s=3, good_to_end_s=2, cooldown_s=8, away_after_s=3, break_min_s=5
+)
+TRUTH = json.loads((SESSION_VIDEO.parent / "session.json").read_text())
+
+
+class RecordingRecorder:
+    """Keeps everything the monitor writes, to check it."""
+
+    def __init__(self) -> None:
+        self.sessions: list[SessionInfo] = []
+        self.samples: list[Sample] = []
+        self.episodes: list[Episode] = []
+        self.nudges: list[Nudge] = []
+        self.breaks: list[Break] = []
+        self.flushes = 0
+        self.ended: datetime | None = None
+
+    def begin_session(self, info):
+        self.sessions.append(info)
+
+    def add_sample(self, sample):
+        self.samples.append(sample)
+
+    def add_episode(self, episode):
+        self.episodes.append(episode)
+
+    def add_nudge(self, nudge):
+        self.nudges.append(nudge)
+
+    def add_break(self, interval):
+        self.breaks.append(interval)
+
+    def flush(self):
+        self.flushes += 1
+
+    def end_session(self, ended_at):
+        self.ended = ended_at
+
+
+@pytest.fixture(scope="module")
+def session_profile():
+    with open_source(SESSION_VIDEO, end_ms=9500) as source, estimator_for(source) as estimator:
+        samples = [
+            CalibrationSample(r.metrics, r.pose.person_count, r.brightness)
+            for r in analyze_frames(source, estimator)
+        ]
+    return calibrate(samples, name="session", source="test")
+
+
+@pytest.fixture(scope="module")
+def session_run(session_profile):
+    recorder, shown = RecordingRecorder(), []
+    runner = Monitor(
+        lambda: open_throttled(str(SESSION_VIDEO), 2.0),
+        Scorer(session_profile),
+        notify=shown.append,
+        recorder=recorder,
+        settings=MonitorSettings(speed=0, policy=FAST_POLICY, flush_every_s=10),
+        source_name="session",
+        profile_name="session",
+    )
+    return runner.run(), recorder, shown
+
+
+def segment_at(t_s: float) -> str:
+    return next(s["label"] for s in TRUTH["segments"] if s["start_ms"] <= t_s * 1000 < s["end_ms"])
+
+
+def test_nudges_come_in_the_slouched_and_reclined_parts_only(session_run):
+    _, _, shown = session_run
+    parts = [segment_at(event.at_s) for event in shown]
+    assert "slouched" in parts and "reclined" in parts
+    assert "upright" not in parts
+
+
+def test_slouch_is_caught_within_seconds_of_its_onset(session_run):
+    """First non-good smoothed sample after the slouched segment starts (10 s)."""
+    _, recorder, _ = session_run
+    start = recorder.sessions[0].started_at
+    onset = next(
+        (s.at - start).total_seconds()
+        for s in recorder.samples
+        if (s.at - start).total_seconds() >= 10 and s.verdict is not Verdict.GOOD
+    )
+    assert onset - 10 <= 4.0
+
+
+def test_the_history_gets_every_sample_flushes_and_the_session_end(session_run):
+    summary, recorder, shown = session_run
+    assert len(recorder.sessions) == 1 and recorder.sessions[0].profile == "session"
+    assert summary.samples == len(recorder.samples) >= 70  # ~2 per second over 40 s
+    total = sum(s.duration_s for s in recorder.samples)
+    assert total == pytest.approx(40, abs=1.0)
+    assert recorder.flushes >= 4  # every 10 s of session time, and at the end
+    assert recorder.ended is not None and recorder.ended > recorder.sessions[0].started_at
+    assert [n.message for n in recorder.nudges] == [e.message for e in shown]
+    assert {e.verdict for e in recorder.episodes} >= {Verdict.RECLINED}
+    assert all(s.score is not None for s in recorder.samples)
+
+
+class FlakySource(SourceBase):
+    """Blank frames, then a lost camera, per a script: a stand-in for a USB camera."""
+
+    kind = "video"
+    is_stream = True
+    frame_count = None
+
+    def __init__(self, frames: int, then_lose: bool, start_ms: int = 0) -> None:
+        self.description = "flaky"
+        self.frames, self.then_lose, self.start_ms = frames, then_lose, start_ms
+
+    def __iter__(self):
+        for i in range(self.frames):
+            yield Frame(np.zeros((120, 160, 3), np.uint8), self.start_ms + i * 500, i)
+        if self.then_lose:
+            raise CameraLostError(
+                "camera 0 stopped delivering frames after 4 frames: check the cable"
+            )
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_lost_camera_is_reported_retried_and_resumed(monkeypatch, caplog):
+    monkeypatch.setattr(monitor_module, "RETRY_DELAYS_S", (0.01,))
+    script = iter(["frames-then-lose", "still-gone", "frames"])
+
+    def opener():
+        step = next(script)
+        if step == "still-gone":
+            raise sources.SourceError("cannot open camera 0")
+        return FlakySource(4, then_lose=step == "frames-then-lose")
+
+    runner = Monitor(opener, Scorer(), settings=MonitorSettings(speed=0))
+    summary = runner.run()
+    assert summary.samples == 8  # 4 before the loss, 4 after
+    assert len(summary.camera_gaps_s) == 2
+    assert sum("stopped delivering frames" in r.message for r in caplog.records) == 1
+
+
+def test_a_camera_that_never_opens_is_the_users_error():
+    def opener():
+        raise sources.SourceError("cannot open camera 7: check that it is connected")
+
+    with pytest.raises(sources.SourceError, match="cannot open camera 7"):
+        Monitor(opener, Scorer()).run()
+
+
+def test_stop_ends_the_loop_and_still_flushes():
+    stop = threading.Event()
+    recorder = RecordingRecorder()
+    runner = Monitor(
+        lambda: FlakySource(1000, then_lose=False),
+        Scorer(),
+        recorder=recorder,
+        settings=MonitorSettings(speed=0),
+        stop=stop,
+        status=lambda status: stop.set() if status.now_s >= 2 else None,
+    )
+    summary = runner.run()
+    assert summary.samples < 10
+    assert recorder.flushes >= 1 and recorder.ended is not None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_stop_the_monitor_with_a_summary_and_exit_0(sig):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": os.environ["POSTURE_HOME"]}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "posture", "monitor", "--source", str(SESSION_VIDEO), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(6)  # model loaded, a few seconds of real-time replay
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Session:" in out and "Nudges:" in out
+    assert "Traceback" not in err
+
+
+class StaleThenFreshCamera:
+    """grab() returns at once for buffered (stale) frames and waits for a fresh one."""
+
+    def __init__(self, clock: list[float], stale: int) -> None:
+        self.clock, self.stale, self.grabs, self.retrieves = clock, stale, 0, 0
+
+    def isOpened(self):
+        return True
+
+    def set(self, prop, value):
+        return True
+
+    def grab(self):
+        self.grabs += 1
+        if self.stale:
+            self.stale -= 1
+        else:
+            self.clock[0] += 0.03  # waited for the sensor
+        return True
+
+    def retrieve(self):
+        self.retrieves += 1
+        return True, np.zeros((48, 64, 3), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_camera_sampling_skips_stale_frames_and_decodes_only_samples(monkeypatch):
+    now = [100.0]
+    camera = StaleThenFreshCamera(now, stale=3)
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index: camera)
+    source = CameraSource(0, clock=lambda: now[0])
+
+    def wait(seconds):
+        now[0] += seconds
+        camera.stale = 3  # frames pile up in the driver's buffer while we sleep
+
+    frames = []
+    for frame in source.sampled(0.5, wait=wait):
+        frames.append(frame)
+        if len(frames) == 4:
+            break
+    assert camera.retrieves == 4  # only the samples are decoded
+    assert camera.grabs == 4 * 4  # three stale frames skipped before each fresh one
+    gaps = [b.t_ms - a.t_ms for a, b in itertools.pairwise(frames)]
+    assert all(450 <= gap <= 560 for gap in gaps), gaps
