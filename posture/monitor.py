@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from posture.analysis import estimator_for
 from posture.errors import SourceError
+from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
 from posture.presence import PresenceTracker
@@ -147,6 +148,7 @@ class Monitor:
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         source_name: str = "",
         profile_name: str | None = None,
+        preview: Callable[[Frame, PoseResult, Assessment], None] | None = None,
     ) -> None:
         self.open_source = open_source
         self.scorer = scorer
@@ -163,6 +165,7 @@ class Monitor:
         self.summary = MonitorSummary(self.started_at)
         self.source_name = source_name
         self.profile_name = profile_name
+        self.preview = preview
         self._last_now_s: float | None = None
         self._last_flush_s = 0.0
         self._state: tuple[Verdict, float] | None = None
@@ -246,7 +249,7 @@ class Monitor:
 
     # -- judging, nudging, recording --------------------------------------------------------
 
-    def _judge(self, now_s: float, assessment: Assessment) -> None:
+    def _judge(self, now_s: float, assessment: Assessment) -> Assessment:
         smoothed = self.smoother.update(assessment, round(now_s * 1000))
         step = (
             0.0
@@ -271,6 +274,7 @@ class Monitor:
             self.recorder.flush()
             self._last_flush_s = now_s
         self._report_status(now_s, smoothed)
+        return smoothed
 
     def _handle(self, event: NudgeEvent | EpisodeEvent | BreakEvent) -> None:
         if isinstance(event, NudgeEvent):

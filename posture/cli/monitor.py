@@ -21,6 +21,7 @@ from posture.cli.common import profile_store, stderr, stdout
 from posture.errors import SourceError
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.nudges import NudgeEvent, NudgePolicy
+from posture.preview import PreviewWindow
 from posture.scoring import Scorer, Verdict
 from posture.sources import open_source
 
@@ -156,6 +157,11 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
     help="Start with nudges paused for this many minutes.",
 )
 @click.option("--quiet", is_flag=True, help="No live status line.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Show the picture with the skeleton and verdict in a window (needs a display).",
+)
 def monitor(
     source_spec: str,
     profile_name: str | None,
@@ -163,6 +169,7 @@ def monitor(
     speed: float,
     snooze_minutes: float,
     quiet: bool,
+    preview: bool,
 ) -> None:
     """Watch your posture in the background and nudge when it matters.
 
@@ -174,6 +181,7 @@ def monitor(
     quit; Ctrl+C also stops and prints a summary. No frame is ever stored.
     """
     out, err = stdout(), stderr()
+    window = PreviewWindow() if preview else None
     scorer, name = _scorer_for(profile_name, err)
     settings = MonitorSettings(fps=fps, speed=speed)
     with stop_on_signals() as stop:
@@ -186,11 +194,16 @@ def monitor(
             stop=stop,
             source_name=source_spec,
             profile_name=name,
+            preview=window,
         )
         if snooze_minutes:
             runner.snooze(snooze_minutes)
         listen_for_keys(runner, 30.0, err)
-        summary = runner.run()
+        try:
+            summary = runner.run()
+        finally:
+            if window is not None:
+                window.close()
     if err.is_terminal and not quiet:
         err.file.write("\n")
     print_summary(summary, out)
