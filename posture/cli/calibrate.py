@@ -13,7 +13,7 @@ from calibration.gates import CalibrationSample
 from calibration.profile import DEFAULT_PROFILE_NAME, Profile
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
-from posture.cli.common import profile_store, progress_bar, stderr, stdout
+from posture.cli.common import profile_store, progress_bar, source_option, stderr, stdout
 from posture.errors import ProfileError
 from posture.metrics import View
 from posture.pose import DEFAULT_MODEL
@@ -81,14 +81,7 @@ def _summary(profile: Profile) -> Table:
 
 
 @click.command()
-@click.option(
-    "--source",
-    "source_spec",
-    default="0",
-    show_default=True,
-    metavar="CAMERA|FILE|FOLDER",
-    help="A camera index, a video, an image or a folder of images of you sitting upright.",
-)
+@source_option("A camera index, a video, an image or a folder of images of you sitting upright.")
 @click.option(
     "--seconds",
     type=click.FloatRange(min=1, max=120),

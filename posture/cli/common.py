@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from calibration.profile import Profile, ProfileStore
 from posture.paths import profiles_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Shown in tables where a value cannot be measured (its landmarks are not visible).
 MISSING = "-"
@@ -51,6 +55,18 @@ def progress_bar(total: int | None, description: str, enabled: bool = True) -> I
     )
     with progress:
         yield Ticker(progress, progress.add_task(description, total=total))
+
+
+def source_option(help_text: str) -> Callable[[F], F]:
+    """`--source CAMERA|FILE|FOLDER`, camera 0 by default: the same for every command."""
+    return click.option(
+        "--source",
+        "source_spec",
+        default="0",
+        show_default=True,
+        metavar="CAMERA|FILE|FOLDER",
+        help=help_text,
+    )
 
 
 def cell(value: object, fmt: str) -> str:

@@ -17,7 +17,7 @@ from calibration.gates import CalibrationSample
 from calibration.profile import DEFAULT_PROFILE_NAME, Profile, ProfileStore
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import analyze_frames, estimator_for
-from posture.cli.common import profile_store, stderr, stdout
+from posture.cli.common import profile_store, source_option, stderr, stdout
 from posture.errors import SourceError
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.nudges import NudgeEvent, NudgePolicy
@@ -84,13 +84,17 @@ def terminal_nudge(
     return show
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def print_summary(summary: MonitorSummary, console: Console) -> None:
     present = summary.present_s
-    console.print(f"Session: {summary.duration_s / 60:.1f} min, present {present / 60:.1f} min.")
+    console.print(f"Session: {_minutes(summary.duration_s)}, present {_minutes(present)}.")
     if summary.mean_score is not None:
         console.print(f"Posture score: {summary.mean_score:.0f} / 100")
     parts = [
-        f"{verdict.value} {seconds / 60:.1f} min"
+        f"{verdict.value} {_minutes(seconds)}"
         for verdict, seconds in summary.seconds_by_verdict.most_common()
         if verdict is not Verdict.NO_PERSON and seconds >= 1
     ]
@@ -121,14 +125,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 
 
 @click.command()
-@click.option(
-    "--source",
-    "source_spec",
-    default="0",
-    show_default=True,
-    metavar="CAMERA|FILE|FOLDER",
-    help="A camera index, or a recorded video or folder of images to replay.",
-)
+@source_option("A camera index, or a recorded video or folder of images to replay.")
 @click.option(
     "--profile",
     "profile_name",
