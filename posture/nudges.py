@@ -25,7 +25,7 @@ The policy, every duration configurable (`NudgePolicy`):
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from posture.scoring import Verdict
@@ -140,12 +140,14 @@ class MessageRotation:
 @dataclass
 class _Episode:
     start_s: float
-    durations: Counter[Verdict] = field(default_factory=Counter)
+    durations: dict[Verdict, float] = field(default_factory=lambda: defaultdict(float))
     good_since_s: float | None = None
     nudges: int = 0
 
     def dominant(self) -> Verdict:
-        return self.durations.most_common(1)[0][0] if self.durations else Verdict.SLOUCH
+        if not self.durations:
+            return Verdict.SLOUCH
+        return max(self.durations, key=lambda verdict: self.durations[verdict])
 
 
 class NudgeEngine:

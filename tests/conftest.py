@@ -29,6 +29,8 @@ def _isolated_home(
     """Point the data directory at a temp dir so no test touches a real profile or history."""
     home = tmp_path_factory.mktemp("posture-home")
     monkeypatch.setenv("POSTURE_HOME", str(home))
+    # Nor the user's real config file.
+    monkeypatch.setenv("POSTURE_CONFIG", str(home / "config.toml"))
     return home
 
 

@@ -1,8 +1,8 @@
 """The command line: the only place that knows about arguments and exit codes.
 
 Exit codes: 0 success; 1 a posture error (bad profile, calibration refused, bad
-labels); 2 bad arguments or an unreadable source; 3 the bundled model is
-broken; 130 interrupted (Ctrl+C).
+labels); 2 bad arguments, an unreadable source, a bad configuration or an
+unavailable notifier; 3 the bundled model is broken; 130 interrupted (Ctrl+C).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from posture import __version__
 from posture.cli.analyze import analyze
 from posture.cli.calibrate import calibrate, profile
 from posture.cli.common import stderr
+from posture.cli.config import config
 from posture.cli.evaluate import evaluate_command
 from posture.cli.monitor import demo, monitor
 from posture.errors import PostureError
@@ -57,6 +58,7 @@ cli.add_command(profile)
 cli.add_command(evaluate_command, name="evaluate")
 cli.add_command(monitor)
 cli.add_command(demo)
+cli.add_command(config)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,14 +18,14 @@ from calibration.profile import DEFAULT_PROFILE_NAME, Profile, ProfileStore
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import analyze_frames, estimator_for
 from posture.cli.common import profile_store, source_option, stderr, stdout
+from posture.config import load_config
 from posture.errors import SourceError
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
+from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
 from posture.preview import PreviewWindow
 from posture.scoring import Scorer, Verdict
 from posture.sources import open_source
-
-NUDGE_TITLES = {"posture": "Posture", "distance": "Screen distance", "break": "Movement break"}
 
 
 @contextlib.contextmanager
@@ -76,7 +76,7 @@ def terminal_nudge(
 ) -> Callable[[NudgeEvent], None]:
     def show(event: NudgeEvent) -> None:
         bell = "\a" if console.is_terminal else ""
-        title = NUDGE_TITLES.get(event.kind, event.kind)
+        title = TITLES.get(event.kind, event.kind)
         console.print(
             f"{bell}[{clock_label(event.at_s)}] {title}: {event.message}", highlight=False
         )
@@ -135,9 +135,13 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 @click.option(
     "--fps",
     type=click.FloatRange(min=0.1, max=30),
-    default=2.0,
-    show_default=True,
-    help="Frames analysed per second.",
+    help="Frames analysed per second [default: 2, or as configured].",
+)
+@click.option(
+    "--notifier",
+    "notifier_choice",
+    type=click.Choice(NOTIFIER_CHOICES),
+    help="Where nudges go [default: auto (desktop if available, else this terminal)].",
 )
 @click.option(
     "--speed",
@@ -162,7 +166,8 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 def monitor(
     source_spec: str,
     profile_name: str | None,
-    fps: float,
+    fps: float | None,
+    notifier_choice: str | None,
     speed: float,
     snooze_minutes: float,
     quiet: bool,
@@ -176,16 +181,22 @@ def monitor(
     due after 45 min. Away from the desk: no nudges, and it counts as a break.
     In a terminal, press Enter to snooze nudges for 30 minutes, q and Enter to
     quit; Ctrl+C also stops and prints a summary. No frame is ever stored.
+
+    Durations, fps and where nudges go can be set in a config file: see
+    `posture config show`. Flags win over the environment, which wins over
+    the file.
     """
     out, err = stdout(), stderr()
+    config, _ = load_config({"fps": fps, "notifier": notifier_choice})
     window = PreviewWindow() if preview else None
     scorer, name = _scorer_for(profile_name, err)
-    settings = MonitorSettings(fps=fps, speed=speed)
+    notifier = make_notifier(config.notifier, out)
+    settings = MonitorSettings(fps=config.fps, speed=speed, policy=config.policy())
     with stop_on_signals() as stop:
         runner = Monitor(
-            lambda: open_throttled(source_spec, fps),
+            lambda: open_throttled(source_spec, config.fps),
             scorer,
-            notify=terminal_nudge(out, lambda s: f"{int(s) // 60}:{int(s) % 60:02d}"),
+            notify=lambda event: notifier.notify(Notice.from_nudge(event)),
             settings=settings,
             status=None if quiet else status_printer(err),
             stop=stop,
@@ -195,10 +206,11 @@ def monitor(
         )
         if snooze_minutes:
             runner.snooze(snooze_minutes)
-        listen_for_keys(runner, 30.0, err)
+        listen_for_keys(runner, config.snooze_minutes, err)
         try:
             summary = runner.run()
         finally:
+            notifier.close()
             if window is not None:
                 window.close()
     if err.is_terminal and not quiet:
