@@ -1,13 +1,15 @@
 """Notification sinks: one suite over every sink, the terminal line, the choice of sink,
 the fallback when the desktop fails, and real notifications on a private D-Bus.
 
-The D-Bus tests start their own session bus (dbus-daemon) with python-dbusmock's
-notification daemon on it, point DBUS_SESSION_BUS_ADDRESS there, and tear both
-down afterwards: nothing reaches the desktop of whoever runs the tests.
+The D-Bus tests start their own session bus (dbus-daemon) with a mock notification
+daemon on it (tests/dbus_notifications.py, served with dbus-fast: no dbus-python or C
+build needed), point DBUS_SESSION_BUS_ADDRESS there, and tear both down afterwards:
+nothing reaches the desktop of whoever runs the tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import logging
@@ -392,7 +394,9 @@ def test_the_library_failing_to_reach_d_bus_falls_back_without_a_traceback(
 @dataclass
 class PrivateSession:
     address: str
-    start_daemon: Callable[[], Any]  # starts the mock notification daemon, returns its object
+    # Starts the mock notification daemon (tests/dbus_notifications.py) on the bus and
+    # returns it; notify_delay_s makes it answer Notify that much later.
+    start_daemon: Callable[..., Any]
 
 
 @pytest.fixture
@@ -404,34 +408,19 @@ def private_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateSession]
         pytest.skip("dbus-daemon not found (Debian/Ubuntu: apt-get install dbus)")
     if not HAS_LIBRARY:
         pytest.skip(f"desktop-notifier not installed ({INSTALL_HINT})")
-    testcase = pytest.importorskip(
-        "dbusmock.testcase", reason="python-dbusmock not installed (pip install python-dbusmock)"
-    )
-    # PrivateDBus sets the variable in os.environ and never restores it: monkeypatch does.
-    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
-    spawned: list[Any] = []
+    # desktop-notifier brings dbus-fast on Linux; its typed annotations need dbus-fast >= 4.
+    pytest.importorskip("dbus_fast.annotations", reason="dbus-fast >= 4 not installed")
+    from tests.dbus_notifications import NotificationService, private_session_bus
 
-    def start_daemon() -> Any:
-        mock = testcase.SpawnedMock.spawn_with_template("notification_daemon")
-        spawned.append(mock)
-        return mock.obj
+    with contextlib.ExitStack() as stack:
+        address = stack.enter_context(private_session_bus())
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
 
-    with testcase.PrivateDBus(testcase.BusType.SESSION) as bus:
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
-        try:
-            yield PrivateSession(bus.address, start_daemon)
-        finally:
-            for mock in spawned:
-                mock.terminate()
+        def start_daemon(notify_delay_s: float = 0.0) -> NotificationService:
+            # Entered last, so stopped before the bus goes away.
+            return stack.enter_context(NotificationService(address, notify_delay_s))
 
-
-def notify_calls(daemon: Any) -> list[dict[str, Any]]:
-    """The Notify calls the mock daemon received, as plain Python values."""
-    import dbusmock
-
-    calls = daemon.GetMethodCalls("Notify", dbus_interface=dbusmock.MOCK_IFACE)
-    names = ("app_name", "replaces_id", "icon", "summary", "body", "actions", "hints", "timeout")
-    return [dict(zip(names, args, strict=True)) for _, args in calls]
+        yield PrivateSession(address, start_daemon)
 
 
 def test_a_real_notification_reaches_the_notification_daemon(
@@ -447,12 +436,12 @@ def test_a_real_notification_reaches_the_notification_daemon(
         notifier.notify(insistent)
     finally:
         notifier.close()
-    calls = notify_calls(daemon)
-    assert [(c["app_name"], c["summary"], c["body"]) for c in calls] == [
+    calls = daemon.calls
+    assert [(c.app_name, c.summary, c.body) for c in calls] == [
         ("posture", SIT_BACK.title, SIT_BACK.message),
         ("posture", insistent.title, insistent.message),
     ]
-    assert [int(c["hints"]["urgency"]) for c in calls] == [1, 2]  # normal, then critical
+    assert [c.urgency for c in calls] == ["normal", "critical"]
     assert notifier.failure is None and stream.getvalue() == ""
 
 
@@ -473,23 +462,14 @@ def test_no_notification_daemon_on_the_bus_falls_back_to_the_terminal(
 def test_a_hung_notification_daemon_costs_the_monitor_at_most_the_time_limit(
     private_session: PrivateSession,
 ) -> None:
-    import dbusmock
-
-    daemon = private_session.start_daemon()
-    daemon.AddMethod(
-        "org.freedesktop.Notifications",
-        "Notify",
-        "susssasa{sv}i",
-        "u",
-        "__import__('time').sleep(3); ret = 1",
-        dbus_interface=dbusmock.MOCK_IFACE,
-    )
+    daemon = private_session.start_daemon(notify_delay_s=3.0)
     fallback = RecordingNotifier()
     notifier = DesktopNotifier(fallback, LibraryBackend(timeout_s=0.5))
     started = time.monotonic()
     notifier.notify(SIT_BACK)
     elapsed = time.monotonic() - started
     notifier.close()
+    assert [c.summary for c in daemon.calls] == [SIT_BACK.title]  # it arrived, no answer came
     assert fallback.notices == [SIT_BACK]
     assert notifier.failure == "no answer from the notification service within 0.5 s"
     assert elapsed < 2.5
@@ -531,6 +511,6 @@ def test_notifications_still_work_when_the_network_is_blocked(
     if child.returncode == 77:
         pytest.skip("the network block is not available on this system")
     assert (child.returncode, child.stdout.strip()) == (0, "sent"), child.stderr
-    assert [(c["summary"], c["body"]) for c in notify_calls(daemon)] == [
+    assert [(c.summary, c.body) for c in daemon.calls] == [
         ("Blocked", "Sent with internet sockets forbidden.")
     ]
