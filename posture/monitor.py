@@ -9,6 +9,14 @@ the monotonic clock, a file's from the file, so a recording replays with the
 same timers as a live session, at `speed` times real time (0 = as fast as it
 can). Wall-clock times for the history are the session start plus that clock.
 
+Sampling: a recording replays at a fixed `fps`. A camera is sampled adaptively
+(`MonitorSettings.settled_fps`): slowly while the latest frame agrees with the
+smoothed verdict, and, as soon as one does not (a change is starting), a few
+consecutive frames so that the pose model's tracking catches up, then `fps` until
+the verdict settles again. Only samples on the `fps` grid are judged (smoothed,
+timed, recorded), so the smoother sees the same evidence at any pace. The figures
+behind the defaults are in docs/performance.md.
+
 Faults: a camera that disappears mid-run (unplugged, taken by a video call) is
 reported once and reopened with backoff; the gap is not counted as presence.
 `stop` (a `threading.Event`, set by the CLI on SIGINT/SIGTERM) ends the loop
@@ -27,6 +35,7 @@ from datetime import datetime, timedelta
 
 from posture.analysis import estimator_for
 from posture.errors import SourceError
+from posture.history import MinuteTally, minute_start, posture_score
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
@@ -48,10 +57,24 @@ RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 class MonitorSettings:
     """How the loop samples and times things.
 
-    - `fps`: samples per second (2: a posture does not change 30 times a second,
-      and 2 samples catch a slouch within seconds at a fraction of the cost).
+    - `fps`: judged samples per second while something may be changing, and the
+      fixed rate of a recording's replay (2: a posture does not change 30 times a
+      second, and 2 samples a second let the smoother confirm a change within
+      about 2 s).
     - `speed`: how fast a file plays (1 = real time; 0 = as fast as possible).
     - `flush_every_s`: the history is written at least this often.
+    - `settled_fps`: a camera's rate while the latest frame agrees with the smoothed
+      verdict (0.5: most of a day is settled, and every frame costs about as much
+      CPU as the pose model; a change is noticed on the next sample, at most 2 s
+      later). Never above `fps`. None samples a camera at `fps` all the time.
+    - `burst_frames`: when a change starts, this many consecutive camera frames
+      are analysed first (4: the model's VIDEO-mode tracking follows the body
+      from frame to frame and needs about four frames to catch up with a new
+      posture, however far apart the frames are).
+    - `change_excess`: a frame whose neck or trunk deviation (in tolerances)
+      moved this much since the previous frame also starts a change, even before
+      its verdict differs (0.5: twice the frame-to-frame jitter of a still
+      sitter), so a tracker still catching up does not hide a change.
     """
 
     fps: float = 2.0
@@ -59,6 +82,9 @@ class MonitorSettings:
     policy: NudgePolicy = field(default_factory=NudgePolicy)
     smoother: SmootherSettings = field(default_factory=SmootherSettings)
     flush_every_s: float = 60.0
+    settled_fps: float | None = 0.5
+    burst_frames: int = 4
+    change_excess: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.fps <= 60:
@@ -67,6 +93,66 @@ class MonitorSettings:
             raise ValueError(f"speed must be >= 0, got {self.speed}")
         if self.flush_every_s <= 0:
             raise ValueError(f"flush_every_s must be positive, got {self.flush_every_s}")
+        if self.settled_fps is not None and not 0 < self.settled_fps <= 60:
+            raise ValueError(f"settled_fps must be in (0, 60] or None, got {self.settled_fps}")
+        if not 0 <= self.burst_frames <= 30:
+            raise ValueError(f"burst_frames must be in [0, 30], got {self.burst_frames}")
+        if self.change_excess <= 0:
+            raise ValueError(f"change_excess must be positive, got {self.change_excess}")
+
+
+class AdaptiveRate:
+    """When a camera's next frame is due, from what the last frames showed.
+
+    Settled (the latest frame agrees with the smoothed verdict and has not
+    jumped): every 1/settled_fps s. A change starting: `burst_frames` frames at
+    once, then every 1/fps s until settled again. Before any verdict: 1/fps.
+    """
+
+    def __init__(self, settings: MonitorSettings) -> None:
+        self.settings = settings
+        self.settled = False
+        self.burst_left = 0
+        self.bursts = 0
+        self._previous: Assessment | None = None
+
+    def interval_s(self) -> float:
+        settings = self.settings
+        if settings.settled_fps is None:
+            return 1.0 / settings.fps
+        if self.burst_left:
+            return 0.0
+        if self.settled:
+            return 1.0 / min(settings.settled_fps, settings.fps)
+        return 1.0 / settings.fps
+
+    def update(self, latest: Assessment, smoothed: Verdict | None) -> None:
+        """Take in the latest frame's own assessment and the smoothed verdict."""
+        jumped = self._jumped(latest)
+        self._previous = latest
+        if smoothed is not None and latest.verdict is smoothed and not jumped:
+            self.settled, self.burst_left = True, 0
+            return
+        if self.burst_left:
+            self.burst_left -= 1
+        elif self.settled:  # a change starts; at most one burst until settled again
+            self.burst_left = self.settings.burst_frames
+            self.bursts += 1
+        self.settled = False
+
+    def _jumped(self, latest: Assessment) -> bool:
+        previous = self._previous
+        if previous is None:
+            return False
+        return any(
+            now is not None
+            and before is not None
+            and abs(now - before) >= self.settings.change_excess
+            for now, before in (
+                (latest.neck_excess, previous.neck_excess),
+                (latest.trunk_excess, previous.trunk_excess),
+            )
+        )
 
 
 @dataclass
@@ -77,8 +163,7 @@ class MonitorSummary:
     duration_s: float = 0.0
     samples: int = 0
     seconds_by_verdict: Counter[Verdict] = field(default_factory=Counter)
-    score_seconds: float = 0.0
-    weighted_score: float = 0.0
+    minutes: dict[datetime, MinuteTally] = field(default_factory=dict)
     nudges: list[NudgeEvent] = field(default_factory=list)
     episodes: list[EpisodeEvent] = field(default_factory=list)
     breaks: list[BreakEvent] = field(default_factory=list)
@@ -89,15 +174,18 @@ class MonitorSummary:
         return sum(s for v, s in self.seconds_by_verdict.items() if v is not Verdict.NO_PERSON)
 
     @property
-    def mean_score(self) -> float | None:
-        return self.weighted_score / self.score_seconds if self.score_seconds else None
+    def score(self) -> int | None:
+        """The session's posture score, by the same definition as the daily report's."""
+        return posture_score(tally.row() for tally in self.minutes.values())
 
-    def add(self, duration_s: float, assessment: Assessment) -> None:
+    def add(self, sample: Sample) -> None:
         self.samples += 1
-        self.seconds_by_verdict[assessment.verdict] += duration_s
-        if assessment.score is not None and duration_s > 0:
-            self.score_seconds += duration_s
-            self.weighted_score += assessment.score * duration_s
+        self.seconds_by_verdict[sample.verdict] += sample.duration_s
+        start = minute_start(sample.at)
+        tally = self.minutes.setdefault(start, MinuteTally(start))
+        tally.add(
+            sample.verdict, sample.duration_s, sample.score, sample.neck_excess, sample.trunk_excess
+        )
 
 
 @dataclass(frozen=True)
@@ -169,6 +257,8 @@ class Monitor:
         self._last_now_s: float | None = None
         self._last_flush_s = 0.0
         self._state: tuple[Verdict, float] | None = None
+        self.rate = AdaptiveRate(self.settings)
+        self.frames_analysed = 0
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -213,23 +303,38 @@ class Monitor:
         self.summary.camera_gaps_s.append(self.clock() - lost_at)
 
     def _watch(self, source: FrameSource) -> None:
+        adaptive = isinstance(source, CameraSource) and self.settings.settled_fps is not None
         with estimator_for(source) as estimator:
             for frame, now_s in self._paced(source):
                 if self.stop.is_set():
                     return
                 pose = estimator.estimate_image(frame.image, round(now_s * 1000))
+                self.frames_analysed += 1
                 metrics = compute_metrics(pose)
                 present = self.presence.person_present(
                     frame.t_ms, metrics, pose.detected, frame.image
                 )
-                self._judge(now_s, self.scorer.assess(metrics, present))
+                assessment = self.scorer.assess(metrics, present)
+                if not adaptive or self._due(now_s):
+                    self._judge(now_s, assessment)
+                self.rate.update(assessment, self.smoother.verdict)
+
+    def _due(self, now_s: float) -> bool:
+        """Judge at most `fps` camera samples a second: frames of a burst in between
+        only help the tracking, so the smoother's votes mean the same at any pace."""
+        if self._last_now_s is None or now_s < self._last_now_s:
+            return True
+        # A quarter-interval of slack: camera samples land a frame late or early.
+        return now_s - self._last_now_s >= 0.75 / self.settings.fps
 
     def _paced(self, source: FrameSource) -> Iterator[tuple[Frame, float]]:
-        """Frames at about `fps`, each with the loop's clock in seconds."""
+        """Frames at about `fps` (adaptive for a camera), each with the loop's clock
+        in seconds."""
         interval = 1.0 / self.settings.fps
         if isinstance(source, CameraSource):
             origin = self.clock() - (self._last_now_s or 0.0)
-            for frame in source.sampled(interval, wait=self.stop.wait):
+            pace = interval if self.settings.settled_fps is None else self.rate.interval_s
+            for frame in source.sampled(pace, wait=self.stop.wait):
                 yield frame, self.clock() - origin
             return
         start_wall = self.clock()
@@ -257,17 +362,16 @@ class Monitor:
             else min(max(0.0, now_s - self._last_now_s), MAX_SAMPLE_S)
         )
         self._last_now_s = now_s
-        self.summary.add(step, smoothed)
-        self.recorder.add_sample(
-            Sample(
-                at=self._wall(now_s),
-                duration_s=step,
-                verdict=smoothed.verdict,
-                score=smoothed.score,
-                neck_excess=smoothed.neck_excess,
-                trunk_excess=smoothed.trunk_excess,
-            )
+        sample = Sample(
+            at=self._wall(now_s),
+            duration_s=step,
+            verdict=smoothed.verdict,
+            score=smoothed.score,
+            neck_excess=smoothed.neck_excess,
+            trunk_excess=smoothed.trunk_excess,
         )
+        self.summary.add(sample)
+        self.recorder.add_sample(sample)
         for event in self.engine.update(now_s, smoothed.verdict):
             self._handle(event)
         if now_s - self._last_flush_s >= self.settings.flush_every_s:
@@ -300,7 +404,7 @@ class Monitor:
                     verdict=smoothed.verdict,
                     score=smoothed.score,
                     in_state_s=now_s - self._state[1],
-                    session_score=self.summary.mean_score,
+                    session_score=self.summary.score,
                     snoozed=self.engine.snoozed(now_s),
                 )
             )

@@ -269,7 +269,9 @@ class CameraSource(SourceBase):
             yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
 
     def sampled(
-        self, interval_s: float, wait: Callable[[float], object] = time.sleep
+        self,
+        interval_s: float | Callable[[], float],
+        wait: Callable[[float], object] = time.sleep,
     ) -> Iterator[Frame]:
         """Fresh frames about every `interval_s`, decoding only the frames it returns.
 
@@ -277,6 +279,11 @@ class CameraSource(SourceBase):
         before a sample, frames already waiting there (stale) are grabbed without
         decoding until a grab has to wait for the camera, which means the next one
         is fresh. `wait` sleeps (a stop event's `wait` makes the loop interruptible).
+
+        `interval_s` may be a function, asked after each frame has been handled (the
+        generator resumes), so the caller can change the pace from what it just saw:
+        the monitor samples slowly while posture is settled and quickly while it
+        changes. 0 means the next fresh frame.
         """
         next_due = self._clock()
         while self._capture is not None:
@@ -285,12 +292,14 @@ class CameraSource(SourceBase):
                 wait(delay)
                 if self._capture is None:
                     return
-            next_due = max(next_due + interval_s, self._clock())
+            due = next_due
             self._grab_fresh()
             ok, image = self._capture.retrieve()
             if not ok or image is None:
                 raise self._lost()
             yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
+            step = interval_s() if callable(interval_s) else interval_s
+            next_due = max(due + step, self._clock())
 
     def _grab_fresh(self) -> None:
         assert self._capture is not None

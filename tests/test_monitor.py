@@ -257,3 +257,28 @@ def test_camera_sampling_skips_stale_frames_and_decodes_only_samples(monkeypatch
     assert camera.grabs == 4 * 4  # three stale frames skipped before each fresh one
     gaps = [b.t_ms - a.t_ms for a, b in itertools.pairwise(frames)]
     assert all(450 <= gap <= 560 for gap in gaps), gaps
+
+
+def test_demo_nudges_in_the_bad_parts_and_ends_with_the_day_report(tmp_path, capsys):
+    from tests.test_cli import run
+
+    home = tmp_path / "demo"
+    code, out, err = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(home)], capsys)
+    assert code == 0, err
+    nudge_times = [
+        float(line.split("s]")[0].strip("[ ")) for line in out.splitlines() if line.startswith("[")
+    ]
+    assert nudge_times and all(segment_at(t) in ("slouched", "reclined") for t in nudge_times)
+    assert "Posture on " in out and "Habit tips" in out and "not medical advice" in out
+    assert (home / "history.sqlite3").is_file() and (home / "profiles" / "demo.json").is_file()
+    code, _, err2 = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(home)], capsys)
+    assert code == 0, err2  # an old demo folder is emptied and reused
+
+
+def test_demo_refuses_to_empty_a_folder_it_did_not_make(tmp_path, capsys):
+    from tests.test_cli import run
+
+    (tmp_path / "thesis.tex").write_text("years of work")
+    code, _, err = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(tmp_path)], capsys)
+    assert code == 2 and "not an old demo folder" in err
+    assert (tmp_path / "thesis.tex").exists()

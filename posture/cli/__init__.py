@@ -19,6 +19,7 @@ from posture.cli.common import stderr
 from posture.cli.config import config
 from posture.cli.evaluate import evaluate_command
 from posture.cli.monitor import demo, monitor
+from posture.cli.report import data, pain, report
 from posture.errors import PostureError
 from posture.netguard import block_network, network_blocked
 
@@ -59,6 +60,9 @@ cli.add_command(evaluate_command, name="evaluate")
 cli.add_command(monitor)
 cli.add_command(demo)
 cli.add_command(config)
+cli.add_command(report)
+cli.add_command(pain)
+cli.add_command(data)
 
 
 def main(argv: list[str] | None = None) -> None:

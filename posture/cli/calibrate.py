@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import click
 from rich.table import Table
@@ -18,6 +19,7 @@ from posture.errors import ProfileError
 from posture.metrics import View
 from posture.pose import DEFAULT_MODEL
 from posture.sources import FrameSource, open_source
+from posture.store import HistoryStore
 
 COUNTDOWN_S = 3
 # The metrics shown to people after calibrating (the profile holds them all).
@@ -132,6 +134,10 @@ def calibrate(
     )
     replaced = store.exists(name)
     path = store.save(profile)
+    with HistoryStore() as history:
+        history.record_calibration(
+            datetime.now().astimezone(), profile.name, profile.view.value, profile.frame_count
+        )
     console = stdout()
     console.print(_summary(profile))
     action = "Replaced" if replaced else "Saved"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,14 +20,17 @@ from calibration.profile import DEFAULT_PROFILE_NAME, Profile, ProfileStore
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import analyze_frames, estimator_for
 from posture.cli.common import profile_store, source_option, stderr, stdout
+from posture.cli.report import show_report
 from posture.config import load_config
 from posture.errors import SourceError
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
 from posture.preview import PreviewWindow
+from posture.records import NullRecorder
 from posture.scoring import Scorer, Verdict
 from posture.sources import open_source
+from posture.store import HistoryStore
 
 
 @contextlib.contextmanager
@@ -91,8 +96,8 @@ def _minutes(seconds: float) -> str:
 def print_summary(summary: MonitorSummary, console: Console) -> None:
     present = summary.present_s
     console.print(f"Session: {_minutes(summary.duration_s)}, present {_minutes(present)}.")
-    if summary.mean_score is not None:
-        console.print(f"Posture score: {summary.mean_score:.0f} / 100")
+    if summary.score is not None:
+        console.print(f"Posture score: {summary.score} / 100")
     parts = [
         f"{verdict.value} {_minutes(seconds)}"
         for verdict, seconds in summary.seconds_by_verdict.most_common()
@@ -158,6 +163,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
     help="Start with nudges paused for this many minutes.",
 )
 @click.option("--quiet", is_flag=True, help="No live status line.")
+@click.option("--no-history", is_flag=True, help="Do not record this session in the history.")
 @click.option(
     "--preview",
     is_flag=True,
@@ -171,6 +177,7 @@ def monitor(
     speed: float,
     snooze_minutes: float,
     quiet: bool,
+    no_history: bool,
     preview: bool,
 ) -> None:
     """Watch your posture in the background and nudge when it matters.
@@ -192,11 +199,13 @@ def monitor(
     scorer, name = _scorer_for(profile_name, err)
     notifier = make_notifier(config.notifier, out)
     settings = MonitorSettings(fps=config.fps, speed=speed, policy=config.policy())
-    with stop_on_signals() as stop:
+    history = contextlib.nullcontext(NullRecorder()) if no_history else HistoryStore()
+    with history as recorder, stop_on_signals() as stop:
         runner = Monitor(
             lambda: open_throttled(source_spec, config.fps),
             scorer,
             notify=lambda event: notifier.notify(Notice.from_nudge(event)),
+            recorder=recorder,
             settings=settings,
             status=None if quiet else status_printer(err),
             stop=stop,
@@ -229,6 +238,7 @@ DEMO_POLICY = NudgePolicy(
     break_due_s=45 * 60.0,
 )
 DEMO_CALIBRATION_END_S = 9.5
+HISTORY_FILE = "history.sqlite3"
 
 
 def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
@@ -261,7 +271,14 @@ def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
     show_default=True,
     help="Replay speed (0 = as fast as possible, 1 = real time).",
 )
-def demo(video: Path, speed: float) -> None:
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(tempfile.gettempdir()) / "posture-demo",
+    show_default=True,
+    help="Where the demo keeps its profile and history (emptied first).",
+)
+def demo(video: Path, speed: float, home: Path) -> None:
     """Calibrate and monitor on the bundled sample session: no camera needed.
 
     Calibrates on the session's upright opening, then replays the whole session
@@ -275,22 +292,27 @@ def demo(video: Path, speed: float) -> None:
             "or pass --video PATH"
         )
     out = stdout()
-    with tempfile.TemporaryDirectory(prefix="posture-demo-") as home:
-        store = ProfileStore(Path(home) / "profiles")
-        out.print(
-            f"1. Calibrating on the upright opening of {video} (0-{DEMO_CALIBRATION_END_S:g} s)..."
-        )
-        profile = _calibrate_on(video, store, DEMO_CALIBRATION_END_S)
-        out.print(f"   {profile.frame_count} frames, {profile.view.value} view.")
-        out.print("2. Replaying the whole session through the monitor.")
-        out.print(
-            f"   Nudges come after {DEMO_POLICY.sustained_bad_s:g} s of bad posture here "
-            "(30 s in real use):"
+    _fresh_demo_home(home)
+    store = ProfileStore(home / "profiles")
+    out.print(
+        f"1. Calibrating on the upright opening of {video} (0-{DEMO_CALIBRATION_END_S:g} s)..."
+    )
+    profile = _calibrate_on(video, store, DEMO_CALIBRATION_END_S)
+    out.print(f"   {profile.frame_count} frames, {profile.view.value} view.")
+    out.print("2. Replaying the whole session through the monitor.")
+    out.print(
+        f"   Nudges come after {DEMO_POLICY.sustained_bad_s:g} s of bad posture here "
+        "(30 s in real use):"
+    )
+    with HistoryStore(home / HISTORY_FILE) as history:
+        history.record_calibration(
+            datetime.now().astimezone(), profile.name, profile.view.value, profile.frame_count
         )
         runner = Monitor(
             lambda: open_throttled(str(video), 2.0),
             Scorer(profile),
             notify=terminal_nudge(out, lambda s: f"{s:5.1f} s"),
+            recorder=history,
             settings=MonitorSettings(speed=speed, policy=DEMO_POLICY),
             source_name=str(video),
             profile_name=profile.name,
@@ -298,3 +320,33 @@ def demo(video: Path, speed: float) -> None:
         summary = runner.run()
         out.print("3. Summary:")
         print_summary(summary, out)
+        out.print("4. The day's report, from the history just written:")
+        day = summary.started_at.date()
+        show_report(history, day, day, out=out)
+    out.print(
+        f"The demo's history is in {home} (not your real one): "
+        f"POSTURE_HOME={home} posture report --html report.html",
+        soft_wrap=True,
+    )
+
+
+def _fresh_demo_home(home: Path) -> None:
+    """The demo's folder, emptied at each run; kept afterwards so its report can be reopened.
+
+    Only a folder the demo made before (it holds a history or profiles, nothing
+    else) is emptied: a mistyped --home must not delete someone's files.
+    """
+    if home.exists():
+        leftovers = {p.name for p in home.iterdir()}
+        if not leftovers <= {
+            "profiles",
+            HISTORY_FILE,
+            HISTORY_FILE + "-wal",
+            HISTORY_FILE + "-shm",
+        }:
+            raise SourceError(
+                f"'{home}' is not an old demo folder (it holds {', '.join(sorted(leftovers))}): "
+                "pass --home with a new or empty folder"
+            )
+        shutil.rmtree(home)
+    home.mkdir(mode=0o700, parents=True)

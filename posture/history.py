@@ -1,0 +1,609 @@
+"""Posture over time: the daily score, its components and the timeline, from stored rows.
+
+Pure: no I/O and no clock. `posture.store` turns the monitor's samples into
+per-minute rows (with `MinuteTally`) and reads rows back; this module sums them
+up into day and range summaries; `posture.report` renders those.
+
+Times are timezone-aware; a day is a local calendar day (`day_bounds`). The
+score is defined once, in `posture_score`.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from posture.records import Break, Episode, Nudge
+from posture.scoring import Verdict
+
+MINUTE_S = 60
+# The report's timeline resolution: fine enough to show a morning slump, coarse
+# enough that one noisy minute does not colour the chart.
+BLOCK_S = 10 * 60
+# A movement break falls due after this much sitting (the monitor's break
+# reminder uses the same 45 minutes).
+BREAK_DUE_EVERY_S = 45 * 60
+# Bad posture just past its threshold still earns this share of a good second;
+# the share falls linearly to 0 one tolerance further (see `posture_score`).
+BAD_CREDIT_AT_THRESHOLD = 0.5
+# Nudges whose effect is a return to good posture (a break nudge asks for a walk).
+RECOVERY_NUDGES = ("posture", "distance")
+# Two episodes this close together are one stretch of bad posture for recovery
+# times: the monitor closes an episode on a verdict change, not on a fix.
+SAME_RUN_GAP_S = 2.0
+
+PAIN_LOCATIONS = ("upper-back", "neck", "shoulders", "lower-back")
+PAIN_FEELS_MAX = 200
+PAIN_NOTE_MAX = 2000
+
+# Display and tie-break order: good first, away last.
+VERDICT_ORDER = (
+    Verdict.GOOD,
+    Verdict.SLOUCH,
+    Verdict.FORWARD_HEAD,
+    Verdict.RECLINED,
+    Verdict.TOO_CLOSE,
+    Verdict.LATERAL_LEAN,
+    Verdict.PERSON_NO_POSE,
+    Verdict.NO_PERSON,
+)
+
+
+def _check_aware(*moments: datetime) -> None:
+    for moment in moments:
+        if moment.tzinfo is None:
+            raise ValueError(f"times must be timezone-aware, got {moment!r}")
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Local midnight to the next local midnight (23 or 25 hours on a DST change)."""
+    start = datetime.combine(day, time()).astimezone()
+    end = datetime.combine(day + timedelta(days=1), time()).astimezone()
+    return start, end
+
+
+# -- spans -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of time in one state."""
+
+    start: datetime
+    end: datetime
+    verdict: Verdict
+
+    def __post_init__(self) -> None:
+        _check_aware(self.start, self.end)
+        if self.end < self.start:
+            raise ValueError(f"a span cannot end ({self.end}) before it starts ({self.start})")
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def merge_spans(spans: Iterable[Span], max_gap_s: float = 0.0) -> list[Span]:
+    """Identical consecutive verdicts merge into one span.
+
+    Neighbours merge when they share a verdict and the second starts at most
+    `max_gap_s` after the first ends (a short gap is a missed sample, not a
+    change of posture). Spans must come in order of their start.
+    """
+    merged: list[Span] = []
+    for span in spans:
+        if merged and span.start < merged[-1].start:
+            raise ValueError(
+                f"spans must be in time order: {span.start} comes after {merged[-1].start}"
+            )
+        last = merged[-1] if merged else None
+        gap = (span.start - last.end).total_seconds() if last else math.inf
+        if last is not None and last.verdict is span.verdict and gap <= max_gap_s:
+            merged[-1] = Span(last.start, max(last.end, span.end), last.verdict)
+        else:
+            merged.append(span)
+    return merged
+
+
+# -- per-minute rows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MinuteRow:
+    """What one wall-clock minute of monitoring left behind (the store's `minutes` row).
+
+    `seconds` holds the seconds spent in each verdict (away = `NO_PERSON`).
+    Each mean is weighted by the seconds it was measured over (`scored_s`,
+    `neck_s`, `trunk_s`), so rows of the same minute can be merged exactly.
+    Excesses are in tolerances past the calibrated baseline: 1 is the threshold.
+    """
+
+    start: datetime
+    seconds: Mapping[Verdict, float]
+    mean_score: float | None = None
+    scored_s: float = 0.0
+    mean_neck_excess: float | None = None
+    neck_s: float = 0.0
+    mean_trunk_excess: float | None = None
+    trunk_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_aware(self.start)
+        if self.start.timestamp() % MINUTE_S:
+            raise ValueError(f"a minute row must start on a whole minute, got {self.start}")
+        weights = (*self.seconds.values(), self.scored_s, self.neck_s, self.trunk_s)
+        if not all(math.isfinite(s) and s >= 0 for s in weights):
+            raise ValueError(f"seconds must be finite and non-negative, got {weights}")
+        if self.mean_score is not None and not 0 <= self.mean_score <= 100:
+            raise ValueError(f"mean_score must be in [0, 100], got {self.mean_score}")
+
+    def seconds_in(self, verdict: Verdict) -> float:
+        return self.seconds.get(verdict, 0.0)
+
+    @property
+    def present_s(self) -> float:
+        """Seconds someone was in front of the camera (everything but away)."""
+        return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
+
+    @property
+    def state(self) -> Verdict:
+        """The verdict that filled most of the minute (ties: the earlier in VERDICT_ORDER)."""
+        return max(VERDICT_ORDER, key=lambda v: (self.seconds_in(v), -VERDICT_ORDER.index(v)))
+
+
+class MinuteTally:
+    """The running totals of one wall-clock minute. Mutable: the store keeps one per session.
+
+    Holds sums, not means, so adding seconds and seeding from a stored row
+    (`base`) are exact; `row()` gives the minute so far.
+    """
+
+    def __init__(self, start: datetime, base: MinuteRow | None = None) -> None:
+        self.start = start
+        self.seconds: dict[Verdict, float] = {}
+        self._sums = {"score": 0.0, "neck": 0.0, "trunk": 0.0}
+        self._weights = {"score": 0.0, "neck": 0.0, "trunk": 0.0}
+        if base is not None:
+            self.merge(base)
+
+    def add(
+        self,
+        verdict: Verdict,
+        seconds: float,
+        score: float | None = None,
+        neck_excess: float | None = None,
+        trunk_excess: float | None = None,
+    ) -> None:
+        self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
+        for key, value in (("score", score), ("neck", neck_excess), ("trunk", trunk_excess)):
+            if value is not None and math.isfinite(value):
+                self._sums[key] += value * seconds
+                self._weights[key] += seconds
+
+    def merge(self, row: MinuteRow) -> None:
+        for verdict, seconds in row.seconds.items():
+            self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
+        for key, mean, weight in (
+            ("score", row.mean_score, row.scored_s),
+            ("neck", row.mean_neck_excess, row.neck_s),
+            ("trunk", row.mean_trunk_excess, row.trunk_s),
+        ):
+            if mean is not None:
+                self._sums[key] += mean * weight
+                self._weights[key] += weight
+
+    def _mean(self, key: str) -> float | None:
+        weight = self._weights[key]
+        return self._sums[key] / weight if weight > 0 else None
+
+    def row(self) -> MinuteRow:
+        score = self._mean("score")
+        return MinuteRow(
+            start=self.start,
+            seconds=dict(self.seconds),
+            mean_score=None if score is None else min(100.0, max(0.0, score)),
+            scored_s=self._weights["score"],
+            mean_neck_excess=self._mean("neck"),
+            neck_s=self._weights["neck"],
+            mean_trunk_excess=self._mean("trunk"),
+            trunk_s=self._weights["trunk"],
+        )
+
+
+def minute_start(moment: datetime) -> datetime:
+    """The wall-clock minute `moment` falls in, in `moment`'s time zone."""
+    stamp = moment.timestamp()
+    return datetime.fromtimestamp(stamp - stamp % MINUTE_S, tz=moment.tzinfo)
+
+
+def split_by_minute(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    """[start, end) cut at minute boundaries: (minute, seconds inside it) pairs."""
+    _check_aware(start, end)
+    pieces: list[tuple[datetime, float]] = []
+    t0, t1 = start.timestamp(), end.timestamp()
+    while t0 < t1:
+        minute = t0 - t0 % MINUTE_S
+        piece_end = min(t1, minute + MINUTE_S)
+        pieces.append((datetime.fromtimestamp(minute, tz=end.tzinfo), piece_end - t0))
+        t0 = piece_end
+    return pieces
+
+
+def combine_minutes(rows: Iterable[MinuteRow]) -> list[MinuteRow]:
+    """One row per minute, in time order: rows of the same minute (two sessions) merged."""
+    tallies: dict[float, MinuteTally] = {}
+    for row in rows:
+        key = row.start.timestamp()
+        if key in tallies:
+            tallies[key].merge(row)
+        else:
+            tallies[key] = MinuteTally(row.start, row)
+    return [tallies[key].row() for key in sorted(tallies)]
+
+
+# -- the score ---------------------------------------------------------------------------------
+
+
+def bad_credit(excess: float | None) -> float:
+    """The share of a good second that a second of bad posture earns (see `posture_score`)."""
+    if excess is None or not math.isfinite(excess):
+        return BAD_CREDIT_AT_THRESHOLD
+    return BAD_CREDIT_AT_THRESHOLD * min(1.0, max(0.0, 2.0 - max(excess, 1.0)))
+
+
+def minute_credit(row: MinuteRow) -> float:
+    """The minute's present seconds, each weighted as `posture_score` says."""
+    trunk = bad_credit(row.mean_trunk_excess)
+    neck = bad_credit(row.mean_neck_excess)
+    return (
+        row.seconds_in(Verdict.GOOD)
+        + (row.seconds_in(Verdict.SLOUCH) + row.seconds_in(Verdict.RECLINED)) * trunk
+        + row.seconds_in(Verdict.FORWARD_HEAD) * neck
+        + (row.seconds_in(Verdict.TOO_CLOSE) + row.seconds_in(Verdict.LATERAL_LEAN))
+        * BAD_CREDIT_AT_THRESHOLD
+    )
+
+
+def posture_score(minutes: Iterable[MinuteRow]) -> int | None:
+    """The posture score, 0-100: the share of present time spent in good posture,
+    with bad posture weighted by how far past its threshold it was.
+
+    Every second someone sat in front of the camera counts, as:
+    - 1 in good posture;
+    - (2 - e) / 2, clipped to [0, ½], in slouch or reclined posture, where e is
+      that minute's mean trunk excess in tolerances (1 = the threshold); in
+      forward-head posture the same with the minute's mean neck excess. So bad
+      posture just past its threshold (or not measured) counts ½, and 0 from one
+      tolerance further on;
+    - ½ too close to the screen or leaning sideways (their excess is not kept);
+    - 0 present without a pose: almost always leaning right into the screen.
+    Away time does not count. Score = 100 * (sum of those weights) / (present
+    seconds), rounded; None when nobody was there. A day spent upright scores
+    100, a day of slight slouch 50, a day of deep slouch 0.
+    """
+    credit = present = 0.0
+    for row in minutes:
+        credit += minute_credit(row)
+        present += row.present_s
+    if present <= 0:
+        return None
+    return round(100 * min(1.0, credit / present))
+
+
+# -- day components ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """A stretch of the timeline (10 minutes in reports) with its own score."""
+
+    start: datetime
+    end: datetime
+    score: int | None
+    state: Verdict  # the verdict that filled most of the block
+    present_s: float
+
+
+def blocks(minutes: Sequence[MinuteRow], size_s: int = BLOCK_S) -> list[Block]:
+    """The minutes grouped into aligned blocks of `size_s` (local clock), each scored."""
+    groups: dict[float, list[MinuteRow]] = {}
+    for row in minutes:
+        # Aligned on the local wall clock (09:00, 09:10...), whatever the UTC offset.
+        local = row.start.astimezone()
+        since_midnight = (local.hour * 60 + local.minute) * MINUTE_S
+        groups.setdefault(local.timestamp() - since_midnight % size_s, []).append(row)
+    result = []
+    for key in sorted(groups):
+        rows = groups[key]
+        total = MinuteTally(rows[0].start)
+        for row in rows:
+            total.merge(row)
+        start = datetime.fromtimestamp(key).astimezone()
+        result.append(
+            Block(
+                start,
+                start + timedelta(seconds=size_s),
+                posture_score(rows),
+                total.row().state,
+                sum(r.present_s for r in rows),
+            )
+        )
+    return result
+
+
+def timeline(minutes: Sequence[MinuteRow]) -> list[Span]:
+    """Each minute's state, identical neighbours merged; a missing minute leaves a gap."""
+    return merge_spans(
+        Span(row.start, row.start + timedelta(seconds=MINUTE_S), row.state) for row in minutes
+    )
+
+
+@dataclass(frozen=True)
+class Streak:
+    """Consecutive minutes spent mostly in good posture."""
+
+    start: datetime
+    end: datetime
+    good_s: float  # the seconds of good posture in those minutes: a session may start mid-minute
+
+
+def longest_good_streak(minutes: Sequence[MinuteRow]) -> Streak | None:
+    """The run of consecutive good-posture minutes with the most good seconds."""
+    streaks = [
+        Streak(
+            span.start,
+            span.end,
+            sum(r.seconds_in(Verdict.GOOD) for r in minutes if span.start <= r.start < span.end),
+        )
+        for span in timeline(minutes)
+        if span.verdict is Verdict.GOOD
+    ]
+    return max(streaks, key=lambda streak: streak.good_s, default=None)
+
+
+def sitting_stretches(minutes: Sequence[MinuteRow], breaks: Sequence[Break]) -> list[float]:
+    """Present seconds in each stretch of sitting: consecutive minutes between breaks.
+
+    A recorded break, or a missing minute (the monitor was not running), ends
+    a stretch. A minute belongs after a break that started before its middle.
+    """
+    starts = sorted(b.start.timestamp() for b in breaks)
+    stretches: list[float] = []
+    previous: tuple[float, int] | None = None
+    for row in minutes:
+        stamp = row.start.timestamp()
+        after = sum(1 for s in starts if s <= stamp + MINUTE_S / 2)
+        if previous is None or stamp - previous[0] > MINUTE_S or after != previous[1]:
+            stretches.append(0.0)
+        stretches[-1] += row.present_s
+        previous = (stamp, after)
+    return stretches
+
+
+def breaks_due(stretches: Iterable[float]) -> int:
+    """How many times a break fell due: once per full 45 minutes of one stretch of sitting."""
+    return sum(int(seconds // BREAK_DUE_EVERY_S) for seconds in stretches)
+
+
+def _bad_runs(episodes: Iterable[Episode]) -> list[tuple[datetime, datetime]]:
+    runs: list[tuple[datetime, datetime]] = []
+    for episode in sorted(episodes, key=lambda e: e.start):
+        if runs and (episode.start - runs[-1][1]).total_seconds() <= SAME_RUN_GAP_S:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], episode.end))
+        else:
+            runs.append((episode.start, episode.end))
+    return runs
+
+
+def recovery_times(nudges: Iterable[Nudge], episodes: Iterable[Episode]) -> list[float]:
+    """Seconds from each posture or distance nudge to good posture again.
+
+    An episode ends when good posture returns, so the recovery is the end of
+    the stretch of bad posture the nudge fell in. A nudge outside any episode
+    (the episode was too short to keep) is not counted.
+    """
+    runs = _bad_runs(episodes)
+    times = []
+    for nudge in nudges:
+        if nudge.kind not in RECOVERY_NUDGES:
+            continue
+        run = next((r for r in runs if r[0] <= nudge.at <= r[1]), None)
+        if run is not None:
+            times.append((run[1] - nudge.at).total_seconds())
+    return times
+
+
+# -- the pain journal --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PainEntry:
+    """One pain journal entry, written down as it happens for a clinician to read later."""
+
+    at: datetime
+    level: int  # 0 no pain ... 10 worst imaginable
+    where: str = "upper-back"
+    feels: str = ""  # a few words: "dull, aching", "sharp when turning"
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        _check_aware(self.at)
+        if isinstance(self.level, bool) or not isinstance(self.level, int):
+            raise ValueError(f"pain level must be a whole number from 0 to 10, got {self.level!r}")
+        if not 0 <= self.level <= 10:
+            raise ValueError(
+                f"pain level must be from 0 (no pain) to 10 (worst imaginable), got {self.level}"
+            )
+        if self.where not in PAIN_LOCATIONS:
+            raise ValueError(
+                f"pain location must be one of {', '.join(PAIN_LOCATIONS)}, got {self.where!r}"
+            )
+        if len(self.feels) > PAIN_FEELS_MAX or "\n" in self.feels:
+            raise ValueError(
+                f"how the pain feels must be one line of at most {PAIN_FEELS_MAX} characters "
+                f"(got {len(self.feels)}): put the rest in the note"
+            )
+        if len(self.note) > PAIN_NOTE_MAX:
+            raise ValueError(
+                f"pain note must be at most {PAIN_NOTE_MAX} characters, got {len(self.note)}"
+            )
+
+
+# -- summaries ---------------------------------------------------------------------------------
+
+
+def _in(moment: datetime, start: datetime, end: datetime) -> bool:
+    return start <= moment < end
+
+
+@dataclass(frozen=True)
+class HistoryRows:
+    """Everything stored for a stretch of time, as the store reads it back."""
+
+    minutes: tuple[MinuteRow, ...] = ()
+    episodes: tuple[Episode, ...] = ()
+    nudges: tuple[Nudge, ...] = ()
+    breaks: tuple[Break, ...] = ()
+    pains: tuple[PainEntry, ...] = ()
+
+    def within(self, start: datetime, end: datetime) -> HistoryRows:
+        """The rows that start in [start, end)."""
+        return HistoryRows(
+            tuple(m for m in self.minutes if _in(m.start, start, end)),
+            tuple(e for e in self.episodes if _in(e.start, start, end)),
+            tuple(n for n in self.nudges if _in(n.at, start, end)),
+            tuple(b for b in self.breaks if _in(b.start, start, end)),
+            tuple(p for p in self.pains if _in(p.at, start, end)),
+        )
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """One local day: the score and everything shown beside it."""
+
+    day: date
+    score: int | None
+    seconds: Mapping[Verdict, float]  # per verdict; away = NO_PERSON
+    episodes: tuple[Episode, ...]  # stretches of bad posture, exact to the second
+    longest_good_streak: Streak | None
+    breaks: tuple[Break, ...]
+    breaks_due: int
+    longest_sitting_s: float
+    nudges: tuple[Nudge, ...]
+    recovery_s: tuple[float, ...]  # after each posture or distance nudge
+    pains: tuple[PainEntry, ...]
+    blocks: tuple[Block, ...]
+    timeline: tuple[Span, ...]
+
+    @property
+    def present_s(self) -> float:
+        return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the monitor ran at all that day."""
+        return bool(self.timeline)
+
+    @property
+    def longest_episode(self) -> Episode | None:
+        return max(self.episodes, key=lambda e: e.seconds, default=None)
+
+    @property
+    def breaks_taken(self) -> int:
+        return len(self.breaks)
+
+    @property
+    def nudge_counts(self) -> dict[str, int]:
+        """Nudges by kind: posture, distance, break."""
+        counts: dict[str, int] = {}
+        for nudge in self.nudges:
+            counts[nudge.kind] = counts.get(nudge.kind, 0) + 1
+        return counts
+
+    @property
+    def median_recovery_s(self) -> float | None:
+        return statistics.median(self.recovery_s) if self.recovery_s else None
+
+    def seconds_in(self, verdict: Verdict) -> float:
+        return self.seconds.get(verdict, 0.0)
+
+
+def summarize_day(day: date, rows: HistoryRows) -> DaySummary:
+    """The day's summary from rows that may cover more than the day."""
+    mine = rows.within(*day_bounds(day))
+    minutes = combine_minutes(mine.minutes)
+    seconds: dict[Verdict, float] = {}
+    for row in minutes:
+        for verdict, value in row.seconds.items():
+            seconds[verdict] = seconds.get(verdict, 0.0) + value
+    stretches = sitting_stretches(minutes, mine.breaks)
+    return DaySummary(
+        day=day,
+        score=posture_score(minutes),
+        seconds=seconds,
+        episodes=tuple(sorted(mine.episodes, key=lambda e: e.start)),
+        longest_good_streak=longest_good_streak(minutes),
+        breaks=tuple(sorted(mine.breaks, key=lambda b: b.start)),
+        breaks_due=breaks_due(stretches),
+        longest_sitting_s=max(stretches, default=0.0),
+        nudges=tuple(sorted(mine.nudges, key=lambda n: n.at)),
+        recovery_s=tuple(recovery_times(mine.nudges, rows.episodes)),
+        pains=tuple(sorted(mine.pains, key=lambda p: p.at)),
+        blocks=tuple(blocks(minutes)),
+        timeline=tuple(timeline(minutes)),
+    )
+
+
+def score_trend(scores: Sequence[int | None]) -> float | None:
+    """Points per day: the least-squares slope of the daily scores (days without one skipped).
+
+    None with fewer than 3 scored days: two points always make a "trend".
+    """
+    points = [(float(i), float(s)) for i, s in enumerate(scores) if s is not None]
+    if len(points) < 3:
+        return None
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+
+
+@dataclass(frozen=True)
+class RangeSummary:
+    """Consecutive days, first to last inclusive: a day report when first == last."""
+
+    first: date
+    last: date
+    days: tuple[DaySummary, ...]
+    score: int | None  # over the whole range, by the same definition as a day's
+    trend_per_day: float | None
+    pains: tuple[PainEntry, ...] = field(default=())
+
+    @property
+    def single_day(self) -> bool:
+        return self.first == self.last
+
+    @property
+    def recorded(self) -> bool:
+        return any(day.recorded for day in self.days)
+
+
+def summarize(first: date, last: date, rows: HistoryRows) -> RangeSummary:
+    """Every day from `first` to `last` (inclusive), empty days included."""
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    count = (last - first).days + 1
+    days = tuple(summarize_day(first + timedelta(days=i), rows) for i in range(count))
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    mine = rows.within(start, end)
+    return RangeSummary(
+        first=first,
+        last=last,
+        days=days,
+        score=posture_score(combine_minutes(mine.minutes)),
+        trend_per_day=score_trend([day.score for day in days]),
+        pains=tuple(sorted(mine.pains, key=lambda p: p.at)),
+    )

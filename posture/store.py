@@ -1,0 +1,783 @@
+"""The history database: SQLite in the data directory, written by the monitor, read by reports.
+
+Why it is built this way:
+
+- One file, `history.sqlite3` in `data_dir()`, readable by its owner only
+  (0600; SQLite gives its -wal and -shm files the same mode): posture history
+  is health data.
+- WAL journal, so `posture report` reads while `posture monitor` writes;
+  `synchronous=NORMAL` keeps every commit through a killed process (only a
+  power cut can lose the last ones) at a fraction of the cost of FULL.
+- Numbered migrations, recorded in `schema_migrations`, applied in order in one
+  transaction; a database from a newer posture is refused, never downgraded.
+- Times are stored as Unix seconds, so a local day is a plain range whatever
+  the time zone; they come back as local, timezone-aware datetimes.
+- Samples are never stored. `add_sample` adds into the current wall-clock
+  minute in memory (`MinuteTally`); a finished minute is written in one short
+  transaction, and `flush()` writes the current partial minute with an upsert
+  that replaces the row by the minute's running totals, so flushing and then
+  continuing never counts a second twice. A hard kill loses at most what came
+  after the last flush: less than a minute.
+- A file that is not a posture history, or a damaged one, is an error that
+  names the file and the way out; it is never replaced or repaired in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from posture.errors import PostureError
+from posture.history import (
+    HistoryRows,
+    MinuteRow,
+    MinuteTally,
+    PainEntry,
+    day_bounds,
+    split_by_minute,
+)
+from posture.paths import data_dir
+from posture.records import Break, Episode, Nudge, Sample, SessionInfo
+from posture.scoring import Verdict
+
+HISTORY_FILE = "history.sqlite3"
+# How long a writer or a reader waits for the other's lock before giving up. Every
+# transaction here is a few rows, so 5 s means something is wrong.
+BUSY_TIMEOUT_S = 5.0
+IN_MEMORY = ":memory:"
+
+
+class HistoryError(PostureError):
+    """The history database cannot be opened, read or written, or a bad journal entry."""
+
+
+def default_path() -> Path:
+    return data_dir() / HISTORY_FILE
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+# Per-verdict seconds live in one column each, named after the verdict.
+VERDICT_COLUMNS = {verdict: verdict.value.replace("-", "_") + "_s" for verdict in Verdict}
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_VERDICT_SECONDS = ",\n".join(f"    {c} REAL NOT NULL DEFAULT 0" for c in VERDICT_COLUMNS.values())
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "sessions, per-minute aggregates, episodes, nudges, breaks, calibrations, pain journal",
+        (
+            """CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    source TEXT NOT NULL,
+    source_kind TEXT NOT NULL,
+    profile TEXT
+)""",
+            f"""CREATE TABLE minutes (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0),
+    present_s REAL NOT NULL CHECK (present_s >= 0),
+{_VERDICT_SECONDS},
+    mean_score REAL,
+    scored_s REAL NOT NULL DEFAULT 0,
+    mean_neck_excess REAL,
+    neck_s REAL NOT NULL DEFAULT 0,
+    mean_trunk_excess REAL,
+    trunk_s REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, minute_start)
+)""",
+            "CREATE INDEX minutes_by_time ON minutes (minute_start)",
+            """CREATE TABLE episodes (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    start REAL NOT NULL,
+    end REAL NOT NULL CHECK (end >= start),
+    verdict TEXT NOT NULL
+)""",
+            "CREATE INDEX episodes_by_time ON episodes (start)",
+            """CREATE TABLE nudges (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL
+)""",
+            "CREATE INDEX nudges_by_time ON nudges (at)",
+            """CREATE TABLE breaks (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    start REAL NOT NULL,
+    end REAL NOT NULL CHECK (end >= start)
+)""",
+            "CREATE INDEX breaks_by_time ON breaks (start)",
+            """CREATE TABLE calibrations (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    profile TEXT NOT NULL,
+    view TEXT NOT NULL,
+    frame_count INTEGER NOT NULL
+)""",
+            """CREATE TABLE pain (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 10),
+    location TEXT NOT NULL,
+    feels TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT ''
+)""",
+            "CREATE INDEX pain_by_time ON pain (at)",
+        ),
+    ),
+)
+
+# Every table a user owns, in export order, with the columns that hold times.
+TABLES: dict[str, tuple[str, ...]] = {
+    "sessions": ("started_at", "ended_at"),
+    "minutes": ("minute_start",),
+    "episodes": ("start", "end"),
+    "nudges": ("at",),
+    "breaks": ("start", "end"),
+    "calibrations": ("at",),
+    "pain": ("at",),
+}
+# The column a row's age is judged by, for `delete(before=...)`.
+_AGE_COLUMN = {
+    "minutes": "minute_start",
+    "episodes": "start",
+    "nudges": "at",
+    "breaks": "start",
+    "calibrations": "at",
+    "pain": "at",
+}
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The highest migration applied; 0 for a blank database."""
+    known = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if known is None:
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply the migrations the database lacks, in order, in one transaction.
+
+    Returns the version reached. The version is read again under the write
+    lock, so two processes opening a new database at once migrate it once.
+    `conn` must be in autocommit mode (isolation_level=None).
+    """
+    known = migrations[-1].version if migrations else 0
+    if schema_version(conn) == known:
+        return known
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        current = schema_version(conn)
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.description, _now().isoformat(timespec="seconds")),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return known
+
+
+# -- conversions -------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _stamp(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _local(stamp: float) -> datetime:
+    return datetime.fromtimestamp(stamp).astimezone()
+
+
+def _minute_params(session_id: int, row: MinuteRow) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "session_id": session_id,
+        "minute_start": round(row.start.timestamp()),
+        "present_s": row.present_s,
+        "mean_score": row.mean_score,
+        "scored_s": row.scored_s,
+        "mean_neck_excess": row.mean_neck_excess,
+        "neck_s": row.neck_s,
+        "mean_trunk_excess": row.mean_trunk_excess,
+        "trunk_s": row.trunk_s,
+    }
+    for verdict, column in VERDICT_COLUMNS.items():
+        params[column] = row.seconds_in(verdict)
+    return params
+
+
+def _minute_from(row: sqlite3.Row) -> MinuteRow:
+    return MinuteRow(
+        start=_local(row["minute_start"]),
+        seconds={v: row[c] for v, c in VERDICT_COLUMNS.items() if row[c]},
+        mean_score=row["mean_score"],
+        scored_s=row["scored_s"],
+        mean_neck_excess=row["mean_neck_excess"],
+        neck_s=row["neck_s"],
+        mean_trunk_excess=row["mean_trunk_excess"],
+        trunk_s=row["trunk_s"],
+    )
+
+
+_MINUTE_COLUMNS = list(_minute_params(0, MinuteRow(datetime.fromtimestamp(0).astimezone(), {})))
+_UPSERT_MINUTE = (
+    f"INSERT INTO minutes ({', '.join(_MINUTE_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _MINUTE_COLUMNS)}) "
+    "ON CONFLICT (session_id, minute_start) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _MINUTE_COLUMNS[2:])
+)
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    id: int
+    started_at: datetime
+    ended_at: datetime | None  # None: still running, or the monitor was killed
+    source: str
+    source_kind: str  # camera, video, image, folder...
+    profile: str | None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    at: datetime
+    profile: str
+    view: str
+    frame_count: int
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def _history_error(error: sqlite3.Error, path: Path | str) -> HistoryError:
+    """One line naming the file and the way out, from whatever SQLite said."""
+    text = " ".join(str(error).split())
+    aside = f"move it aside (e.g. to {Path(path).name}.bad) to start a new history"
+    if "not a database" in text or "encrypted" in text:
+        return HistoryError(
+            f"{path} is not a posture history database ({text}); posture leaves it "
+            f"untouched: {aside}, or set POSTURE_HOME to another folder"
+        )
+    if "malformed" in text or "corrupt" in text:
+        return HistoryError(
+            f"history database {path} is damaged ({text}); posture leaves it untouched: "
+            f"{aside} (`sqlite3 {path} .recover` may rescue its rows)"
+        )
+    if "locked" in text or "busy" in text:
+        return HistoryError(
+            f"history database {path} stayed locked by another posture process for "
+            f"{BUSY_TIMEOUT_S:g} s: try again"
+        )
+    if "readonly" in text or "unable to open" in text:
+        return HistoryError(
+            f"cannot open or write history database {path} ({text}): give your user read and "
+            f"write access to it and its folder (chmod 600 {path})"
+        )
+    return HistoryError(f"history database {path}: {text}")
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the folder (0700) and the file (0600) if needed; refuse what cannot work."""
+    if path.is_dir():
+        raise HistoryError(
+            f"history database {path} is a folder, not a file: move it away, "
+            "or set POSTURE_HOME to another folder"
+        )
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)
+    elif not folder.is_dir():
+        raise HistoryError(f"cannot create history database {path}: {folder} is not a folder")
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process was quicker
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise HistoryError(
+            f"cannot open history database {path}: permission denied; give your user "
+            f"read and write access (chmod 600 {path})"
+        )
+    info = path.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        path.chmod(0o600)  # an older or copied file: health data stays private
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+
+class HistoryStore:
+    """The posture history in SQLite; implements `posture.records.Recorder`.
+
+    Open one per process; it is safe to share between threads. Use as a
+    context manager, or call `close()`: both flush the current minute.
+    `HistoryStore.in_memory()` is the same store without a file, for tests.
+    """
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        now: Callable[[], datetime] = _now,
+    ) -> None:
+        self.path: Path | str = default_path() if path is None else path
+        self._now = now
+        self._lock = threading.RLock()
+        self._session_id: int | None = None
+        self._session_row: dict[str, Any] = {}
+        self._tally: MinuteTally | None = None
+        self._closed = False
+        self._conn = self._open()
+
+    @classmethod
+    def in_memory(cls, now: Callable[[], datetime] = _now) -> HistoryStore:
+        return cls(IN_MEMORY, now=now)
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path != IN_MEMORY:
+            _prepare_file(Path(self.path))
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        try:
+            self._configure(conn)
+        except sqlite3.Error as error:
+            conn.close()
+            raise _history_error(error, self.path) from error
+        except HistoryError:
+            conn.close()
+            raise
+        return conn
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != IN_MEMORY:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            detail = " ".join(str(problem).replace("*** in database main ***", "").split())
+            raise _history_error(sqlite3.DatabaseError(f"malformed: {detail}"), self.path)
+        version, known = schema_version(conn), MIGRATIONS[-1].version
+        if version > known:
+            raise HistoryError(
+                f"history database {self.path} was written by a newer posture (schema "
+                f"{version}; this version knows up to {known}): upgrade posture to use it"
+            )
+        others = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        if version == 0 and others:
+            raise HistoryError(
+                f"{self.path} is an SQLite database but not a posture history (it has a "
+                f"table {others[0][0]!r}); posture leaves it untouched: set POSTURE_HOME "
+                "to another folder or move the file away"
+            )
+        migrate(conn)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise _history_error(error, self.path) from error
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; IMMEDIATE so a busy database waits up front."""
+        with self._lock, self._guard():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock, self._guard():
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Writes the current minute and closes the file; closing twice is harmless."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock, self._guard():
+            return schema_version(self._conn)
+
+    # -- the Recorder protocol -------------------------------------------------------------
+
+    def begin_session(self, info: SessionInfo) -> None:
+        with self._lock:
+            if self._session_id is not None:
+                self.end_session(self._now())
+            row = {
+                "started_at": _stamp(info.started_at),
+                "source": info.source,
+                "source_kind": info.source.split(" ", 1)[0] or "unknown",
+                "profile": info.profile,
+            }
+            with self._transaction() as conn:
+                cursor = conn.execute(
+                    "INSERT INTO sessions (started_at, source, source_kind, profile) "
+                    "VALUES (:started_at, :source, :source_kind, :profile)",
+                    row,
+                )
+            self._session_id = cursor.lastrowid
+            self._session_row = {"id": self._session_id, **row}
+
+    def _session(self) -> int:
+        if self._session_id is None:
+            raise RuntimeError("begin_session() must come before anything is recorded")
+        return self._session_id
+
+    def _write(self, sql: str, params: dict[str, Any] | Sequence[Any]) -> None:
+        """One row of the current session, in its own transaction.
+
+        The session row is put back first if `posture data delete` removed it
+        while the monitor was running, so the monitor never fails over it.
+        """
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO sessions (id, started_at, source, source_kind, profile) "
+                "VALUES (:id, :started_at, :source, :source_kind, :profile)",
+                self._session_row,
+            )
+            conn.execute(sql, params)
+
+    def add_sample(self, sample: Sample) -> None:
+        """Adds the sample's seconds to the minute(s) it covers; writes finished minutes."""
+        with self._lock:
+            self._session()
+            start = sample.at - timedelta(seconds=sample.duration_s)
+            for minute, seconds in split_by_minute(start, sample.at):
+                if self._tally is None or minute != self._tally.start:
+                    self._switch_minute(minute)
+                assert self._tally is not None
+                self._tally.add(
+                    sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
+                )
+
+    def _switch_minute(self, minute: datetime) -> None:
+        if self._tally is not None:
+            self._write_minute(self._tally.row())
+        # Normally nothing is stored for a new minute; if the wall clock stepped
+        # back, the stored row is the base, so the upsert never loses seconds.
+        stored = self._query(
+            "SELECT * FROM minutes WHERE session_id = ? AND minute_start = ?",
+            (self._session(), round(minute.timestamp())),
+        )
+        self._tally = MinuteTally(minute, _minute_from(stored[0]) if stored else None)
+
+    def _write_minute(self, row: MinuteRow) -> None:
+        self._write(_UPSERT_MINUTE, _minute_params(self._session(), row))
+
+    def flush(self) -> None:
+        """Writes the current minute so far (an upsert: flushing again replaces it)."""
+        with self._lock:
+            if self._tally is not None and self._session_id is not None:
+                self._write_minute(self._tally.row())
+
+    def add_episode(self, episode: Episode) -> None:
+        self._write(
+            "INSERT INTO episodes (session_id, start, end, verdict) VALUES (?, ?, ?, ?)",
+            (self._session(), _stamp(episode.start), _stamp(episode.end), episode.verdict.value),
+        )
+
+    def add_nudge(self, nudge: Nudge) -> None:
+        self._write(
+            "INSERT INTO nudges (session_id, at, kind, message) VALUES (?, ?, ?, ?)",
+            (self._session(), _stamp(nudge.at), nudge.kind, nudge.message),
+        )
+
+    def add_break(self, interval: Break) -> None:
+        self._write(
+            "INSERT INTO breaks (session_id, start, end) VALUES (?, ?, ?)",
+            (self._session(), _stamp(interval.start), _stamp(interval.end)),
+        )
+
+    def end_session(self, ended_at: datetime) -> None:
+        with self._lock:
+            if self._session_id is None:
+                return
+            self.flush()
+            with self._transaction() as conn:
+                conn.execute(
+                    "UPDATE sessions SET ended_at = ? WHERE id = ?",
+                    (_stamp(ended_at), self._session_id),
+                )
+            self._session_id, self._tally = None, None
+
+    # -- calibrations and the pain journal -------------------------------------------------
+
+    def record_calibration(self, at: datetime, profile: str, view: str, frame_count: int) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO calibrations (at, profile, view, frame_count) VALUES (?, ?, ?, ?)",
+                (_stamp(at), profile, view, frame_count),
+            )
+
+    def add_pain(
+        self, at: datetime, level: int, where: str = "upper-back", feels: str = "", note: str = ""
+    ) -> PainEntry:
+        """Writes a pain journal entry; a bad one is a `HistoryError` saying what to change."""
+        try:
+            entry = PainEntry(at, level, where, feels.strip(), note.strip())
+        except ValueError as error:
+            raise HistoryError(str(error)) from error
+        if at > self._now() + timedelta(minutes=1):
+            raise HistoryError(
+                f"pain entry time {at.isoformat(timespec='minutes')} is in the future: "
+                "write pain down when it happens"
+            )
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO pain (at, level, location, feels, note) VALUES (?, ?, ?, ?, ?)",
+                (_stamp(entry.at), entry.level, entry.where, entry.feels, entry.note),
+            )
+        return entry
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _between(self, table: str, column: str, start: datetime, end: datetime) -> list[Any]:
+        return self._query(
+            f"SELECT * FROM {table} WHERE {column} >= ? AND {column} < ? ORDER BY {column}",
+            (_stamp(start), _stamp(end)),
+        )
+
+    def _parsed(self, build: Callable[[], list[Any]]) -> list[Any]:
+        try:
+            return build()
+        except (ValueError, KeyError) as error:
+            raise HistoryError(
+                f"history database {self.path} holds a value this posture cannot read "
+                f"({error}); export it with `posture data export` and check the rows"
+            ) from error
+
+    def minutes(self, start: datetime, end: datetime) -> list[MinuteRow]:
+        rows = self._between("minutes", "minute_start", start, end)
+        return self._parsed(lambda: [_minute_from(r) for r in rows])
+
+    def episodes(self, start: datetime, end: datetime) -> list[Episode]:
+        rows = self._between("episodes", "start", start, end)
+        return self._parsed(
+            lambda: [
+                Episode(_local(r["start"]), _local(r["end"]), Verdict(r["verdict"])) for r in rows
+            ]
+        )
+
+    def nudges(self, start: datetime, end: datetime) -> list[Nudge]:
+        rows = self._between("nudges", "at", start, end)
+        return self._parsed(lambda: [Nudge(_local(r["at"]), r["kind"], r["message"]) for r in rows])
+
+    def breaks(self, start: datetime, end: datetime) -> list[Break]:
+        rows = self._between("breaks", "start", start, end)
+        return self._parsed(lambda: [Break(_local(r["start"]), _local(r["end"])) for r in rows])
+
+    def pain_entries(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[PainEntry]:
+        low = start or datetime.fromtimestamp(0).astimezone()
+        high = end or datetime(9999, 1, 1).astimezone()
+        rows = self._between("pain", "at", low, high)
+        return self._parsed(
+            lambda: [
+                PainEntry(_local(r["at"]), r["level"], r["location"], r["feels"], r["note"])
+                for r in rows
+            ]
+        )
+
+    def sessions(self, start: datetime, end: datetime) -> list[StoredSession]:
+        rows = self._between("sessions", "started_at", start, end)
+        return [
+            StoredSession(
+                r["id"],
+                _local(r["started_at"]),
+                None if r["ended_at"] is None else _local(r["ended_at"]),
+                r["source"],
+                r["source_kind"],
+                r["profile"],
+            )
+            for r in rows
+        ]
+
+    def calibrations(self, start: datetime, end: datetime) -> list[Calibration]:
+        rows = self._between("calibrations", "at", start, end)
+        return [
+            Calibration(_local(r["at"]), r["profile"], r["view"], r["frame_count"]) for r in rows
+        ]
+
+    def rows(self, start: datetime, end: datetime) -> HistoryRows:
+        """Everything that starts in [start, end), for `posture.history.summarize`.
+
+        Episodes reach back a day, so a nudge just after midnight finds the
+        episode it interrupted.
+        """
+        return HistoryRows(
+            minutes=tuple(self.minutes(start, end)),
+            episodes=tuple(self.episodes(start - timedelta(days=1), end)),
+            nudges=tuple(self.nudges(start, end)),
+            breaks=tuple(self.breaks(start, end)),
+            pains=tuple(self.pain_entries(start, end)),
+        )
+
+    def days(self, first: date, last: date) -> HistoryRows:
+        """The rows of local days `first` to `last`, inclusive."""
+        return self.rows(day_bounds(first)[0], day_bounds(last)[1])
+
+    # -- data ownership --------------------------------------------------------------------
+
+    def table_rows(self, table: str) -> list[dict[str, Any]]:
+        """A table's rows as plain dicts, times as local ISO 8601 (for export)."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
+        rows = []
+        for row in self._query(f"SELECT * FROM {table} ORDER BY rowid"):
+            item = dict(row)
+            for column in TABLES[table]:
+                if item[column] is not None:
+                    item[column] = _local(item[column]).isoformat(timespec="seconds")
+            rows.append(item)
+        return rows
+
+    def export_all(self, path: Path, fmt: str = "csv") -> dict[str, int]:
+        """Every table: one JSON file, or a new folder of CSV files (`TABLE.csv` each).
+
+        Never overwrites: the target must not exist (an empty folder is fine for CSV).
+        Files are created readable by the user only. Returns the rows per table.
+        """
+        if fmt not in ("csv", "json"):
+            raise HistoryError(f"export format must be csv or json, got {fmt!r}")
+        with self._lock:
+            tables = {name: self.table_rows(name) for name in TABLES}
+        if fmt == "json":
+            document = {
+                "format": "posture-history",
+                "schema_version": self.schema_version,
+                "exported_at": self._now().isoformat(timespec="seconds"),
+                "tables": tables,
+            }
+            with _create_private(path) as out:
+                json.dump(document, out, indent=1, ensure_ascii=False)
+            return {name: len(rows) for name, rows in tables.items()}
+        _create_private_folder(path)
+        for name, rows in tables.items():
+            target = path / f"{name}.csv"
+            with _create_private(target) as out:
+                columns = list(rows[0]) if rows else self._columns(name)
+                writer = csv.DictWriter(out, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+        return {name: len(rows) for name, rows in tables.items()}
+
+    def _columns(self, table: str) -> list[str]:
+        return [row["name"] for row in self._query(f"PRAGMA table_info({table})")]
+
+    def delete(self, before: date | None = None) -> dict[str, int]:
+        """Deletes every row recorded before local midnight of `before` (None: everything).
+
+        Returns the rows deleted per table. The file is then vacuumed and the
+        WAL truncated, so the deleted rows do not linger in free pages.
+        """
+        cutoff = float("inf") if before is None else _stamp(day_bounds(before)[0])
+        counts: dict[str, int] = {}
+        with self._transaction() as conn:
+            for table, column in _AGE_COLUMN.items():
+                cursor = conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
+                counts[table] = cursor.rowcount
+            # A session goes with its last row; one still recording keeps its own.
+            cursor = conn.execute(
+                "DELETE FROM sessions WHERE started_at < ? AND id IS NOT ? AND NOT EXISTS "
+                "(SELECT 1 FROM minutes WHERE session_id = sessions.id) AND NOT EXISTS "
+                "(SELECT 1 FROM episodes WHERE session_id = sessions.id) AND NOT EXISTS "
+                "(SELECT 1 FROM nudges WHERE session_id = sessions.id) AND NOT EXISTS "
+                "(SELECT 1 FROM breaks WHERE session_id = sessions.id)",
+                (cutoff, self._session_id),
+            )
+            counts["sessions"] = cursor.rowcount
+        with self._lock, self._guard():
+            self._conn.execute("VACUUM")
+            if self.path != IN_MEMORY:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return counts
+
+
+@contextlib.contextmanager
+def _create_private(path: Path) -> Iterator[Any]:
+    """A new text file readable by the user only; an existing one is an error, not replaced."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise HistoryError(f"{path} already exists: choose a new name, or move it away") from None
+    except OSError as error:
+        raise HistoryError(f"cannot create {path}: {error.strerror}") from error
+    with open(descriptor, "w", encoding="utf-8", newline="") as out:
+        yield out
+
+
+def _create_private_folder(path: Path) -> None:
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise HistoryError(
+            f"{path} already exists: give a new folder name for the CSV files, or move it away"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise HistoryError(f"cannot create folder {path}: {error.strerror}") from error

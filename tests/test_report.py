@@ -1,0 +1,478 @@
+"""Reports from a scripted session: table, JSON, CSV, PNG, HTML (in a real headless browser),
+habit tips, empty ranges, and the `report`, `pain` and `data` commands through `main`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+import sqlite3
+import struct
+import subprocess
+from datetime import date, datetime, timedelta
+
+import pytest
+from rich.console import Console
+
+from posture import cli as root
+from posture.cli.report import data, pain, report
+from posture.history import HistoryRows, MinuteRow, summarize
+from posture.records import Break, Episode, Nudge, Sample, SessionInfo
+from posture.report import (
+    CHART_SIZE_PX,
+    SAFETY_NOTE,
+    chart_png,
+    choose_tips,
+    render_table,
+    to_csv,
+    to_html,
+    to_json,
+)
+from posture.scoring import Verdict
+from posture.store import HistoryStore, default_path
+
+V = Verdict
+DAY = date(2026, 11, 24)
+T0 = datetime(2026, 11, 24, 9, 0).astimezone()
+# "Now" for stores that write pain at fixed times: after them, whatever the real clock says.
+LATER = T0 + timedelta(days=30)
+
+# The scripted 30 minutes: (from minute, to minute, verdict, score, neck, trunk excess).
+PLAN = [
+    (0, 8, V.GOOD, 92, 0.3, 0.2),
+    (8, 14, V.SLOUCH, 55, 0.5, 1.5),
+    (14, 20, V.GOOD, 90, 0.4, 0.3),
+    (20, 23, V.FORWARD_HEAD, 50, 1.7, 0.4),
+    (23, 26, V.NO_PERSON, None, None, None),
+    (26, 30, V.GOOD, 94, 0.2, 0.2),
+]
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def record_session(store: HistoryStore, start: datetime = T0) -> None:
+    """The 30-minute session, sampled every second, as the monitor would record it."""
+    shift = start - T0
+    store.begin_session(SessionInfo(start, "camera 0", "default"))
+    for first, last, verdict, score, neck, trunk in PLAN:
+        for second in range(first * 60, last * 60):
+            moment = start + timedelta(seconds=second + 1)
+            store.add_sample(Sample(moment, 1.0, verdict, score, neck, trunk))
+    store.add_episode(Episode(at(8) + shift, at(14) + shift, V.SLOUCH))
+    store.add_nudge(Nudge(at(8.5) + shift, "posture", "Sit back."))
+    store.add_episode(Episode(at(20) + shift, at(23) + shift, V.FORWARD_HEAD))
+    store.add_nudge(Nudge(at(20.5) + shift, "posture", "Chin in gently."))
+    store.add_break(Break(at(23) + shift, at(26) + shift))
+    store.end_session(at(30) + shift)
+
+
+@pytest.fixture
+def scripted_day() -> date:
+    with HistoryStore(now=lambda: LATER) as store:
+        record_session(store)
+        store.add_pain(at(21), 4, "upper-back", "dull, aching", "between the shoulder blades")
+    return DAY
+
+
+def day_summary(first: date = DAY, last: date = DAY):
+    with HistoryStore() as store:
+        return summarize(first, last, store.days(first, last))
+
+
+def text_of(renderable: object, width: int = 100) -> str:
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """`posture ARGS` in-process through the real `main`, with these commands registered."""
+    for command in (report, pain, data):
+        monkeypatch.setitem(root.cli.commands, command.name, command)
+    monkeypatch.setenv("COLUMNS", "100")
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        try:
+            root.main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
+
+
+# -- the terminal table ------------------------------------------------------------------------
+
+DAY_TABLE = """\
+Posture on Tue 2026-11-24: 74/100
+Score: the share of your time at the desk spent in good posture; bad posture counts less the further
+past its threshold it goes. Away time does not count.
+
+at the desk           27 min  09:00-09:30
+good                  18 min  67 %
+slouch                 6 min  22 %
+forward head           3 min  11 %
+reclined               0 min  0 %
+too close              0 min  0 %
+leaning sideways       0 min  0 %
+no pose (leaning in)   0 min  0 %
+away                   3 min  monitor on, nobody there
+episodes                   2  longest 6 min, slouch from 09:08
+longest good streak    8 min  09:00-09:08
+breaks taken               1  0 due (one per 45 min of sitting); longest sitting 23 min
+nudges                     2  2 posture; good posture again 4 min after one (median)
+
+Score per 10 minutes
+hour  :00  :10  :20  :30  :40  :50
+09     85   70   64    ·    ·    ·
+good  slouch  forward head  reclined  too close  leaning sideways  no pose (leaning in)  away
+
+Pain journal
+when   level  where       feels         note
+09:21  4/10   upper back  dull, aching  between the shoulder blades
+
+Habit tips
+ •  Slouching: Sit back so the chair supports your mid and lower back (a small cushion helps), feet
+    flat, and draw your shoulder blades gently back and down.
+    Stretch and strengthen: Open the upper back: 10 slow extensions over the top of the backrest
+    and a 30-second doorway chest stretch; strengthen it with rows or band pull-aparts 2-3 times a
+    week.
+ •  Head forward of the shoulders: Raise the screen so its top edge is at eye level, about an arm's
+    length away; on a laptop, a stand and a separate keyboard do it.
+    Stretch and strengthen: Chin tucks: glide your head straight back (a small double chin), hold
+    for five seconds, 10 times, a few times a day.
+
+Pain written down on 1 day: `posture report --week --format csv` puts posture and pain side by side
+for a clinician.
+
+This is not medical advice. See a clinician when upper-back pain persists or gets worse, and seek
+emergency care at once when back pain comes with chest pain or trouble breathing.
+"""
+
+
+def _trimmed(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def test_day_table_snapshot(scripted_day):
+    assert _trimmed(text_of(render_table(day_summary()))) == DAY_TABLE
+
+
+def test_the_score_is_the_documented_one_for_the_scripted_day(scripted_day):
+    summary = day_summary()
+    # 18 min good count fully, 6 min slouch at 1.5 tolerances count 1/4, 3 min forward
+    # head at 1.7 count 0.15; 3 min away do not count.
+    expected = 100 * (18 * 60 + 6 * 60 * 0.25 + 3 * 60 * 0.15) / (27 * 60)
+    assert summary.score == round(expected) == 74
+    (day,) = summary.days
+    assert [b.score for b in day.blocks] == [85, 70, 64]
+    assert day.breaks_taken == 1 and day.median_recovery_s == 240
+
+
+# -- JSON and CSV ------------------------------------------------------------------------------
+
+
+def test_json_report(scripted_day):
+    document = json.loads(to_json(day_summary()))
+    assert document["from"] == document["to"] == "2026-11-24" and document["score"] == 74
+    (day,) = document["days"]
+    assert day["minutes"]["present"] == 27.0 and day["minutes"]["good"] == 18.0
+    assert day["minutes"]["slouch"] == 6.0 and day["minutes"]["forward-head"] == 3.0
+    assert day["minutes"]["no-person"] == 3.0
+    assert day["episodes"] == {
+        "count": 2,
+        "longest_minutes": 6.0,
+        "longest_verdict": "slouch",
+        "longest_start": at(8).isoformat(timespec="seconds"),
+    }
+    assert day["breaks"]["taken"] == 1 and day["nudges"] == {"posture": 2}
+    assert day["median_recovery_seconds"] == 240.0
+    assert [b["score"] for b in day["blocks"]] == [85, 70, 64]
+    assert day["pain"][0]["level"] == 4 and day["pain"][0]["where"] == "upper-back"
+    assert [t["topic"] for t in document["tips"]] == ["slouch", "forward-head"]
+    assert (
+        document["safety_note"] == SAFETY_NOTE
+        and "share of present time" in (document["score_definition"])
+    )
+
+
+def test_week_csv_puts_days_and_pain_side_by_side(scripted_day):
+    with HistoryStore(now=lambda: LATER) as store:
+        record_session(store, T0 - timedelta(days=2))
+        store.add_pain(at(15) - timedelta(days=3), 7, "neck", "sharp", 'said "ouch", twice')
+    rows = list(csv.DictReader(io.StringIO(to_csv(day_summary(DAY - timedelta(days=6), DAY)))))
+    days = [r for r in rows if r["record"] == "day"]
+    pains = [r for r in rows if r["record"] == "pain"]
+    assert [r["date"] for r in days] == [str(DAY - timedelta(days=i)) for i in range(6, -1, -1)]
+    scored = {r["date"]: r["score"] for r in days if r["score"]}
+    assert scored == {"2026-11-22": "74", "2026-11-24": "74"}
+    today = days[-1]
+    assert today["present_min"] == "27.0" and today["good_min"] == "18.0"
+    assert today["episodes"] == "2" and today["breaks_taken"] == "1"
+    assert [(p["date"], p["time"], p["pain_level"], p["pain_where"]) for p in pains] == [
+        ("2026-11-21", "09:15", "7", "neck"),
+        ("2026-11-24", "09:21", "4", "upper-back"),
+    ]
+    assert pains[0]["pain_note"] == 'said "ouch", twice'
+
+
+# -- the chart ---------------------------------------------------------------------------------
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def decoded(data: bytes):
+    cv2 = pytest.importorskip("cv2")
+    import numpy as np
+
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_day_chart_is_a_png_of_the_documented_size_with_colour_in_it(scripted_day, tmp_path):
+    data = chart_png(day_summary())
+    assert png_size(data) == CHART_SIZE_PX
+    image = decoded(data)
+    assert image.std() > 30  # far from blank
+    # The timeline's good-posture green (#009E73, BGR 115, 158, 0) covers a visible area.
+    green = ((abs(image[:, :, 0] - 115) < 8) & (abs(image[:, :, 1] - 158) < 8)).sum()
+    assert green > 2000
+
+
+def test_week_and_empty_charts(scripted_day):
+    assert png_size(chart_png(day_summary(DAY - timedelta(days=6), DAY))) == CHART_SIZE_PX
+    empty = chart_png(day_summary(date(2026, 12, 1), date(2026, 12, 1)))
+    assert png_size(empty) == CHART_SIZE_PX
+
+
+# -- the HTML page -----------------------------------------------------------------------------
+
+
+def test_html_page_is_self_contained_and_escapes_what_users_wrote(scripted_day):
+    with HistoryStore(now=lambda: LATER) as store:
+        store.add_pain(at(25), 3, "neck", "odd <b>", "<script>alert(1)</script> & more")
+    page = to_html(day_summary())
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    sources = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+    assert not re.search(r"(https?:)?//|url\(|@import", text, re.IGNORECASE)  # no URL at all
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+    assert SAFETY_NOTE in page and "74<small>/100</small>" in page
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"
+)
+def test_html_page_renders_in_headless_chromium(scripted_day, tmp_path):
+    page, shot = tmp_path / "report.html", tmp_path / "shot.png"
+    page.write_text(to_html(day_summary()), encoding="utf-8")
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,1600",
+        page.as_uri(),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), result.stderr[-2000:]
+    image = decoded(shot.read_bytes())
+    assert image.shape == (1600, 1200, 3)
+    assert image.std() > 30
+    # The embedded chart and the coloured 10-minute grid both show the good-posture green.
+    green = ((abs(image[:, :, 0] - 115) < 10) & (abs(image[:, :, 1] - 158) < 10)).sum()
+    assert green > 2000
+
+
+# -- habit tips --------------------------------------------------------------------------------
+
+
+def _minute(offset: int, **seconds: float) -> MinuteRow:
+    spent = {Verdict(k.replace("_", "-")): s for k, s in seconds.items()}
+    return MinuteRow(T0 + timedelta(minutes=offset), spent)
+
+
+def _tips_for(minutes: list[MinuteRow], breaks: tuple[Break, ...] = ()) -> list[str]:
+    summary = summarize(DAY, DAY, HistoryRows(tuple(minutes), breaks=breaks))
+    return [tip.topic for tip in choose_tips(summary)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "topics"),
+    [
+        ({"good": 40, "forward_head": 20}, ["forward-head"]),
+        ({"good": 40, "slouch": 20}, ["slouch"]),
+        ({"good": 30, "slouch": 10, "forward_head": 20}, ["forward-head", "slouch"]),
+        ({"good": 45, "person_no_pose": 15}, ["too-close"]),
+        ({"good": 50, "reclined": 10}, ["reclined"]),
+        ({"good": 59, "slouch": 1}, ["keep"]),
+    ],
+)
+def test_tips_follow_what_dominated_the_day(seconds, topics):
+    assert _tips_for([_minute(i, **seconds) for i in range(30)]) == topics
+
+
+def test_sitting_without_breaks_brings_the_break_tip():
+    sitting = [_minute(i, good=60) for i in range(100)]  # two breaks due, none taken
+    assert _tips_for(sitting) == ["breaks"]
+    with_breaks = [_minute(i, good=60) for i in range(40)] + [
+        _minute(i, good=60) for i in range(43, 80)
+    ]
+    assert _tips_for(with_breaks, (Break(at(40), at(43)),)) == ["keep"]
+
+
+def test_an_empty_range_has_no_tips_and_says_so():
+    summary = summarize(DAY, DAY, HistoryRows())
+    assert choose_tips(summary) == ()
+    assert text_of(render_table(summary)).strip() == "No posture recorded on 2026-11-24."
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+
+def test_report_command_prints_the_day_and_writes_chart_and_page(scripted_day, run, tmp_path):
+    chart, page = tmp_path / "day.png", tmp_path / "day.html"
+    code, out, err = run(
+        "report", "--date", "2026-11-24", "--chart", str(chart), "--html", str(page)
+    )
+    assert code == 0, err
+    assert "Posture on Tue 2026-11-24: 74/100" in out and "Habit tips" in out
+    assert "4/10" in out and "not medical advice" in out
+    assert f"Chart written to {chart}" in err and f"Page written to {page}" in err
+    assert png_size(chart.read_bytes()) == CHART_SIZE_PX
+    assert chart.stat().st_mode & 0o777 == 0o600 and page.stat().st_mode & 0o777 == 0o600
+    assert "<!doctype html>" in page.read_text()
+
+
+def test_report_formats_through_the_command(scripted_day, run):
+    code, out, _ = run("report", "--date", "2026-11-24", "--format", "json")
+    assert code == 0 and json.loads(out)["score"] == 74
+    code, out, _ = run("report", "--week", "--date", "2026-11-24", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len([r for r in rows if r["record"] == "day"]) == 7
+    assert [r["pain_level"] for r in rows if r["record"] == "pain"] == ["4"]
+    code, out, _ = run("report", "--from", "2026-11-23", "--to", "2026-11-24")
+    assert code == 0 and "Posture from Mon 2026-11-23 to Tue 2026-11-24: 74/100" in out
+
+
+def test_empty_ranges_say_so_plainly_and_create_nothing(run):
+    code, out, _ = run("report", "--date", "2026-11-24")
+    assert code == 0 and out.strip() == "No posture recorded on 2026-11-24."
+    code, out, _ = run("report", "--week", "--date", "2026-11-24")
+    assert out.strip() == "No posture recorded from 2026-11-18 to 2026-11-24."
+    code, out, _ = run("report", "--date", "2026-11-24", "--format", "json")
+    assert json.loads(out)["message"] == "No posture recorded on 2026-11-24."
+    assert not default_path().exists()
+
+
+def test_report_works_while_the_monitor_is_writing(scripted_day, run):
+    with HistoryStore() as writer:
+        writer.begin_session(SessionInfo(at(60), "camera 0", None))
+        writer.add_sample(Sample(at(61), 60.0, V.GOOD, 90))
+        writer.flush()
+        raw = sqlite3.connect(default_path(), isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")  # the writer is mid-transaction
+        raw.execute("DELETE FROM pain")
+        code, out, err = run("report", "--date", "2026-11-24")
+        raw.execute("ROLLBACK")
+        raw.close()
+    assert code == 0, err
+    assert "Posture on Tue 2026-11-24" in out and "4/10" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["report", "--date", "2026-13-01"], 2, "'2026-13-01' is not a date: use YYYY-MM-DD"),
+        (["report", "--from", "2026-11-24", "--to", "2026-11-20"], 2, "is before --from"),
+        (["report", "--to", "2026-11-20"], 2, "--to needs --from"),
+        (["report", "--date", "2026-11-24", "--from", "2026-11-20"], 2, "not both"),
+        (["report", "--from", "2020-01-01", "--to", "2026-01-01"], 2, "at most 366 days"),
+        (["report", "--chart", "day.jpg"], 2, "must end in .png"),
+        (["report", "--chart", "no/such/folder/day.png"], 2, "does not exist: create it first"),
+        (["report", "--format", "xml"], 2, "'xml' is not one of"),
+        (["pain", "add"], 2, "Missing option '--level'"),
+        (["pain", "add", "--level", "11"], 2, "11 is not in the range 0<=x<=10"),
+        (["pain", "add", "--level", "ouch"], 2, "'ouch' is not a valid integer"),
+        (["pain", "add", "--level", "3", "--where", "knee"], 2, "'knee' is not one of"),
+        (["pain", "add", "--level", "3", "--feels", "x" * 300], 1, "at most 200 characters"),
+        (["pain", "list", "--from", "2026-11-24", "--to", "2026-11-01"], 2, "is before --from"),
+        (["data", "delete"], 2, "cannot be undone: run `posture data delete --yes`"),
+        (["data", "export", "out.txt", "--format", "yaml"], 2, "'yaml' is not one of"),
+    ],
+)
+def test_bad_input_is_a_clear_error(args, code, message, run):
+    got, out, err = run(*args)
+    assert got == code, err
+    assert message in err and "Traceback" not in err and out == ""
+
+
+def test_a_corrupt_database_is_one_line_and_left_alone(run, _isolated_home):
+    junk = b"definitely not sqlite" * 100
+    default_path().write_bytes(junk)
+    code, out, err = run("report")
+    assert code == 1 and out == ""
+    assert err.startswith("posture: error: ") and len(err.strip().splitlines()) == 1
+    assert "not a posture history" in err and str(default_path()) in err
+    assert default_path().read_bytes() == junk
+
+
+def test_pain_journal_add_and_list(run):
+    code, out, err = run("pain", "add", "--level", "5", "--feels", "tight", "--note", "long call")
+    assert code == 0, err
+    assert re.search(r"Noted at \d\d:\d\d: upper back pain 5/10 \(tight\)", out)
+    assert "not medical advice" not in out
+    code, out, _ = run("pain", "add", "--level", "8", "--where", "neck")
+    assert code == 0 and "neck pain 8/10" in out and SAFETY_NOTE[:40] in out
+    code, out, _ = run("pain", "list")
+    assert code == 0 and "5/10" in out and "8/10" in out and "long call" in out
+    code, out, _ = run("report", "--format", "json")
+    assert [p["level"] for p in json.loads(out)["days"][0]["pain"]] == [5, 8]
+
+
+def test_pain_list_when_empty(run):
+    code, out, _ = run("pain", "list")
+    assert code == 0 and "No pain entries" in out
+
+
+def test_data_export_and_delete(scripted_day, run, tmp_path):
+    code, out, err = run("data", "export", str(tmp_path / "all.json"))
+    assert code == 0, err and "Exported" in out
+    tables = json.loads((tmp_path / "all.json").read_text())["tables"]
+    assert len(tables["minutes"]) == 30 and len(tables["pain"]) == 1
+    code, out, _ = run("data", "export", str(tmp_path / "csv"))
+    assert code == 0 and (tmp_path / "csv" / "minutes.csv").is_file()
+    code, _, err = run("data", "export", str(tmp_path / "all.json"))
+    assert code == 1 and "already exists" in err
+    code, out, _ = run("data", "delete", "--before", "2026-11-24", "--yes")
+    assert code == 0 and "Deleted 0 rows from before 2026-11-24" in out
+    code, out, _ = run("data", "delete", "--yes")
+    assert code == 0 and "(everything)" in out and "30 minutes" in out
+    code, out, _ = run("report", "--date", "2026-11-24")
+    assert out.strip() == "No posture recorded on 2026-11-24."
+
+
+def test_data_delete_without_history_says_so(run):
+    code, out, _ = run("data", "delete", "--yes")
+    assert code == 0 and "nothing to delete" in out and not default_path().exists()

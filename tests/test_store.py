@@ -1,0 +1,544 @@
+"""The SQLite history: schema and migrations, aggregation, durability, errors, data ownership."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from posture.history import MinuteRow
+from posture.records import Break, Episode, Nudge, Recorder, Sample, SessionInfo
+from posture.scoring import Verdict
+from posture.store import (
+    HISTORY_FILE,
+    MIGRATIONS,
+    HistoryError,
+    HistoryStore,
+    Migration,
+    default_path,
+    migrate,
+    schema_version,
+)
+from tests.conftest import REPO
+
+V = Verdict
+T0 = datetime(2026, 11, 24, 9, 0).astimezone()
+DAY = T0.date()
+# "Now" for stores in these tests: after every fixed time they write (pain cannot be
+# written down ahead of time), whatever the real clock and time zone say.
+LATER = T0 + timedelta(days=30)
+
+
+def later() -> datetime:
+    return LATER
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def begin(store: HistoryStore, start: datetime = T0) -> HistoryStore:
+    store.begin_session(SessionInfo(start, "camera 0", "default"))
+    return store
+
+
+def minutes_of(store: HistoryStore) -> dict[int, MinuteRow]:
+    """Stored minutes by their offset from T0, in minutes."""
+    rows = store.minutes(T0 - timedelta(hours=2), T0 + timedelta(hours=4))
+    return {round((r.start - T0).total_seconds() / 60): r for r in rows}
+
+
+@pytest.fixture(params=["file", "memory"])
+def store(request):
+    """Every behaviour runs over the file store and the in-memory one."""
+    if request.param == "file":
+        history = HistoryStore(now=later)
+    else:
+        history = HistoryStore.in_memory(now=later)
+    yield history
+    history.close()
+
+
+# -- schema and migrations ---------------------------------------------------------------------
+
+EXPECTED_COLUMNS = {
+    "sessions": ["id", "started_at", "ended_at", "source", "source_kind", "profile"],
+    "minutes": [
+        "session_id",
+        "minute_start",
+        "present_s",
+        "good_s",
+        "slouch_s",
+        "forward_head_s",
+        "lateral_lean_s",
+        "too_close_s",
+        "reclined_s",
+        "no_person_s",
+        "person_no_pose_s",
+        "mean_score",
+        "scored_s",
+        "mean_neck_excess",
+        "neck_s",
+        "mean_trunk_excess",
+        "trunk_s",
+    ],
+    "episodes": ["id", "session_id", "start", "end", "verdict"],
+    "nudges": ["id", "session_id", "at", "kind", "message"],
+    "breaks": ["id", "session_id", "start", "end"],
+    "calibrations": ["id", "at", "profile", "view", "frame_count"],
+    "pain": ["id", "at", "level", "location", "feels", "note"],
+    "schema_migrations": ["version", "description", "applied_at"],
+}
+
+
+def test_a_blank_database_is_migrated_to_the_full_schema(_isolated_home):
+    path = _isolated_home / "new" / HISTORY_FILE
+    HistoryStore(path).close()
+    conn = sqlite3.connect(path)
+    tables = {
+        name: [c[1] for c in conn.execute(f"PRAGMA table_info({name})")]
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    assert tables == EXPECTED_COLUMNS
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"minutes_by_time", "episodes_by_time", "nudges_by_time", "pain_by_time"} <= indexes
+    versions = conn.execute("SELECT version, description FROM schema_migrations").fetchall()
+    assert versions == [(m.version, m.description) for m in MIGRATIONS]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_database_is_private_to_its_user(_isolated_home):
+    with begin(HistoryStore()) as store:
+        store.add_sample(Sample(at(1), 1.0, V.GOOD, 90))
+        store.flush()
+        for path in (default_path(), Path(f"{default_path()}-wal")):
+            assert path.stat().st_mode & 0o777 == 0o600, path
+    assert default_path() == _isolated_home / HISTORY_FILE
+    nested = _isolated_home / "a" / "b"
+    HistoryStore(nested / HISTORY_FILE).close()
+    assert nested.stat().st_mode & 0o777 == 0o700
+
+
+def test_an_existing_file_readable_by_others_is_made_private(_isolated_home):
+    HistoryStore().close()
+    default_path().chmod(0o644)
+    HistoryStore().close()
+    assert default_path().stat().st_mode & 0o777 == 0o600
+
+
+def test_migrations_apply_in_order_once_and_only_the_missing_ones():
+    first = Migration(1, "one", ("CREATE TABLE a (x INTEGER)",))
+    second = Migration(2, "two", ("ALTER TABLE a ADD COLUMN y TEXT", "CREATE TABLE b (z)"))
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    assert schema_version(conn) == 0
+    assert migrate(conn, [first]) == 1
+    conn.execute("INSERT INTO a (x) VALUES (7)")
+    assert migrate(conn, [first, second]) == 2
+    assert migrate(conn, [first, second]) == 2  # nothing left to do
+    assert conn.execute("SELECT x, y FROM a").fetchall() == [(7, None)]
+    applied = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert applied == [(1,), (2,)]
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was():
+    good = Migration(1, "one", ("CREATE TABLE a (x)",))
+    bad = Migration(2, "broken", ("CREATE TABLE b (y)", "THIS IS NOT SQL"))
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(conn, [good])
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(conn, [good, bad])
+    assert schema_version(conn) == 1
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "b" not in names
+
+
+def test_a_database_from_a_newer_posture_is_refused_untouched():
+    HistoryStore().close()
+    conn = sqlite3.connect(default_path())
+    conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', '2030-01-01')")
+    conn.commit()
+    conn.close()
+    before = default_path().read_bytes()
+    with pytest.raises(HistoryError, match="newer posture") as error:
+        HistoryStore()
+    assert "schema 99" in str(error.value) and "upgrade posture" in str(error.value)
+    assert default_path().read_bytes() == before
+
+
+# -- unreadable files are clear errors, never replaced -----------------------------------------
+
+
+def test_random_bytes_are_not_a_history_and_stay_as_they_were(_isolated_home):
+    junk = os.urandom(8192)
+    default_path().write_bytes(junk)
+    with pytest.raises(HistoryError) as error:
+        HistoryStore()
+    message = str(error.value)
+    assert str(default_path()) in message and "not a posture history" in message
+    assert "move it aside" in message and "\n" not in message
+    assert default_path().read_bytes() == junk
+
+
+def test_a_folder_in_place_of_the_file_is_a_clear_error(_isolated_home):
+    default_path().mkdir()
+    with pytest.raises(HistoryError, match="is a folder, not a file"):
+        HistoryStore()
+
+
+def test_another_programs_sqlite_database_is_left_alone(_isolated_home):
+    conn = sqlite3.connect(default_path())
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(HistoryError, match=r"not a posture history .* table 'recipes'"):
+        HistoryStore()
+
+
+def test_a_damaged_database_is_reported_and_not_repaired(_isolated_home):
+    with begin(HistoryStore()) as store:
+        for second in range(1, 3000):
+            store.add_sample(Sample(at(second), 1.0, V.GOOD, 90))
+        store.end_session(at(3000))
+    conn = sqlite3.connect(default_path())
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(default_path().read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    data[3 * page : 4 * page] = os.urandom(page)  # scramble one b-tree page
+    default_path().write_bytes(bytes(data))
+    with pytest.raises(HistoryError) as error:
+        HistoryStore()
+    message = str(error.value)
+    assert "is damaged (malformed:" in message and "\n" not in message
+    assert str(default_path()) in message and ".recover" in message
+    assert default_path().read_bytes() == bytes(data)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: permissions cannot fail")
+def test_an_unreadable_file_is_a_permission_error(_isolated_home):
+    HistoryStore().close()
+    default_path().chmod(0o000)
+    try:
+        with pytest.raises(HistoryError, match=r"permission denied.*chmod 600"):
+            HistoryStore()
+    finally:
+        default_path().chmod(0o600)
+
+
+# -- aggregation from scripted verdict streams -------------------------------------------------
+
+
+def play(store: HistoryStore, script: list[tuple[Verdict, float, int | None]], step: float):
+    """Samples every `step` seconds from T0: (verdict, seconds, score) in order."""
+    clock = 0.0
+    for verdict, seconds, score in script:
+        for _ in range(round(seconds / step)):
+            clock += step
+            trunk = 1.5 if verdict is V.SLOUCH else 0.2
+            store.add_sample(Sample(at(clock), step, verdict, score, 0.3, trunk))
+    return clock
+
+
+def test_samples_become_exact_per_minute_aggregates(store):
+    begin(store)
+    script = [(V.GOOD, 50, 90), (V.SLOUCH, 40, 50), (V.NO_PERSON, 30, None), (V.GOOD, 45, 100)]
+    end = play(store, script, 0.5)
+    store.end_session(at(end))
+    rows = minutes_of(store)
+    assert sorted(rows) == [0, 1, 2]
+    first, second, third = rows[0], rows[1], rows[2]
+    assert first.seconds == {V.GOOD: 50, V.SLOUCH: 10}
+    assert second.seconds == {V.SLOUCH: 30, V.NO_PERSON: 30}
+    assert third.seconds == {V.GOOD: 45}
+    assert (first.present_s, second.present_s, third.present_s) == (60, 30, 45)
+    assert first.mean_score == pytest.approx((50 * 90 + 10 * 50) / 60)
+    assert second.mean_score == pytest.approx(50) and second.scored_s == 30
+    assert first.mean_trunk_excess == pytest.approx((50 * 0.2 + 10 * 1.5) / 60)
+
+
+def test_a_sample_across_a_minute_boundary_is_split(store):
+    begin(store)
+    store.add_sample(Sample(at(58), 58.0, V.GOOD, 90))
+    store.add_sample(Sample(at(63), 5.0, V.SLOUCH, 50))  # 2 s in minute 0, 3 s in minute 1
+    store.flush()
+    rows = minutes_of(store)
+    assert rows[0].seconds == {V.GOOD: 58, V.SLOUCH: 2}
+    assert rows[1].seconds == {V.SLOUCH: 3}
+
+
+def test_flushing_a_partial_minute_then_continuing_never_double_counts(store):
+    begin(store)
+    for second in range(1, 61):
+        store.add_sample(Sample(at(second), 1.0, V.GOOD if second <= 40 else V.SLOUCH, 80))
+        if second % 7 == 0:
+            store.flush()
+            partial = minutes_of(store)[0]
+            assert partial.present_s == second  # what is stored so far, no more
+    store.flush()
+    store.flush()
+    assert minutes_of(store)[0].seconds == {V.GOOD: 40, V.SLOUCH: 20}
+
+
+def test_a_clock_stepping_back_adds_to_the_stored_minute(store):
+    begin(store)
+    play(store, [(V.GOOD, 90, 90)], 1.0)  # minute 0 written, minute 1 half full
+    store.add_sample(Sample(at(30), 10.0, V.SLOUCH, 50))  # back into minute 0
+    store.add_sample(Sample(at(100), 10.0, V.GOOD, 90))  # forward again
+    store.flush()
+    rows = minutes_of(store)
+    assert rows[0].seconds == {V.GOOD: 60, V.SLOUCH: 10}
+    assert rows[1].seconds == {V.GOOD: 40}
+
+
+def test_events_are_written_at_once_and_read_back(store):
+    begin(store)
+    store.add_episode(Episode(at(60), at(200), V.SLOUCH))
+    store.add_nudge(Nudge(at(90), "posture", "Sit back and let the chair support you."))
+    store.add_break(Break(at(300), at(500)))
+    window = (T0, T0 + timedelta(hours=1))
+    assert store.episodes(*window) == [Episode(at(60), at(200), V.SLOUCH)]
+    assert store.nudges(*window) == [Nudge(at(90), "posture", store.nudges(*window)[0].message)]
+    assert store.breaks(*window) == [Break(at(300), at(500))]
+    rows = store.days(DAY, DAY)
+    assert len(rows.episodes) == 1 and len(rows.nudges) == 1 and len(rows.breaks) == 1
+
+
+def test_sessions_are_recorded_with_their_source_kind_and_end(store):
+    begin(store)
+    store.add_sample(Sample(at(5), 5.0, V.GOOD, 90))
+    store.end_session(at(10))
+    (session,) = store.sessions(T0, T0 + timedelta(hours=1))
+    assert (session.source, session.source_kind, session.profile) == (
+        "camera 0",
+        "camera",
+        "default",
+    )
+    assert session.started_at == T0 and session.ended_at == at(10)
+
+
+def test_recording_before_a_session_is_a_programming_error(store):
+    with pytest.raises(RuntimeError, match="begin_session"):
+        store.add_sample(Sample(at(1), 1.0, V.GOOD, 90))
+
+
+def test_the_store_is_a_recorder():
+    recorder: Recorder = HistoryStore.in_memory()  # checked by mypy as well
+    recorder.begin_session(SessionInfo(T0, "video a.mp4", None))
+    recorder.end_session(at(1))
+
+
+# -- concurrency and durability ----------------------------------------------------------------
+
+
+def test_a_reader_queries_while_the_writer_is_inside_a_transaction():
+    with begin(HistoryStore()) as writer:
+        play(writer, [(V.GOOD, 120, 90)], 1.0)
+        writer.flush()
+        raw = sqlite3.connect(default_path(), isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute("UPDATE minutes SET good_s = 0")  # uncommitted
+        started = time.monotonic()
+        with HistoryStore() as reader:
+            rows = minutes_of(reader)
+        assert time.monotonic() - started < 2  # did not wait for the writer
+        assert rows[0].seconds == {V.GOOD: 60}  # the last committed state
+        raw.execute("COMMIT")
+        raw.close()
+        with HistoryStore() as reader:
+            assert minutes_of(reader)[0].seconds_in(V.GOOD) == 0
+
+
+WRITER = """
+import sys
+from datetime import datetime, timedelta
+from posture.records import Sample, SessionInfo
+from posture.scoring import Verdict
+from posture.store import HistoryStore
+
+t0 = datetime(2026, 11, 24, 9, 0).astimezone()
+store = HistoryStore()
+store.begin_session(SessionInfo(t0, "camera 0", None))
+print("started", flush=True)
+i = 0
+while True:
+    i += 1
+    verdict = Verdict.GOOD if i % 240 < 200 else Verdict.SLOUCH
+    store.add_sample(Sample(t0 + timedelta(seconds=i / 2), 0.5, verdict, 80, 0.5, 0.5))
+    if i % 20 == 0:
+        store.flush()
+"""
+
+
+@pytest.mark.parametrize("minutes_before_kill", [3, 40])
+def test_a_hard_kill_mid_write_loses_at_most_the_current_minute(minutes_before_kill):
+    """SIGKILL a writer in full flow: the file stays sound, every finished minute is whole."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with sqlite3.connect(default_path(), timeout=5) as probe:
+                count = probe.execute("SELECT COUNT(*) FROM minutes").fetchone()[0]
+            if count > minutes_before_kill:
+                break
+            time.sleep(0.01)
+        writer.send_signal(signal.SIGKILL)
+    finally:
+        writer.kill()
+        writer.wait()
+    conn = sqlite3.connect(default_path())
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    with HistoryStore() as store:
+        rows = minutes_of(store)
+    offsets = sorted(rows)
+    assert offsets == list(range(len(offsets))) and len(offsets) > minutes_before_kill
+    for offset in offsets[:-1]:
+        assert rows[offset].present_s == 60, offset
+    assert 0 < rows[offsets[-1]].present_s <= 60
+
+
+# -- calibrations and the pain journal ---------------------------------------------------------
+
+
+def test_pain_entries_are_validated_and_read_back_in_order(store):
+    store.add_pain(at(600), 6, "upper-back", " dull, aching ", "after a long call")
+    store.add_pain(at(60), 2, "neck")
+    entries = store.pain_entries()
+    assert [(e.level, e.where, e.feels) for e in entries] == [
+        (2, "neck", ""),
+        (6, "upper-back", "dull, aching"),
+    ]
+    assert store.pain_entries(T0, at(300))[0].level == 2
+
+
+@pytest.mark.parametrize(
+    ("level", "where", "message"),
+    [
+        (11, "upper-back", "pain level must be from 0 (no pain) to 10"),
+        (3, "elbow", "pain location must be one of upper-back, neck, shoulders, lower-back"),
+    ],
+)
+def test_bad_pain_entries_are_history_errors_with_the_fix(store, level, where, message):
+    with pytest.raises(HistoryError, match=re.escape(message)):
+        store.add_pain(T0, level, where)
+    assert store.pain_entries() == []
+
+
+def test_pain_in_the_future_is_refused():
+    store = HistoryStore.in_memory()
+    tomorrow = datetime.now().astimezone() + timedelta(days=1)
+    with pytest.raises(HistoryError, match="is in the future"):
+        store.add_pain(tomorrow, 3)
+
+
+def test_calibrations_are_recorded(store):
+    store.record_calibration(T0, "default", "side", 42)
+    (item,) = store.calibrations(T0, at(1))
+    assert (item.profile, item.view, item.frame_count) == ("default", "side", 42)
+
+
+# -- data ownership ----------------------------------------------------------------------------
+
+
+def fill(store: HistoryStore, start: datetime) -> None:
+    begin(store, start)
+    for second in range(1, 121):
+        store.add_sample(Sample(start + timedelta(seconds=second), 1.0, V.GOOD, 90))
+    store.add_episode(Episode(start, start + timedelta(seconds=60), V.SLOUCH))
+    store.add_nudge(Nudge(start + timedelta(seconds=30), "posture", "Sit back."))
+    store.add_break(Break(start + timedelta(seconds=60), start + timedelta(seconds=200)))
+    store.end_session(start + timedelta(seconds=120))
+    store.add_pain(start + timedelta(seconds=10), 3)
+    store.record_calibration(start, "default", "frontal", 30)
+
+
+def test_export_json_holds_every_table_with_local_times(_isolated_home):
+    with HistoryStore(now=later) as store:
+        fill(store, T0)
+        counts = store.export_all(_isolated_home / "out.json", "json")
+    document = json.loads((_isolated_home / "out.json").read_text())
+    assert (
+        set(document["tables"])
+        == set(counts)
+        == {
+            "sessions",
+            "minutes",
+            "episodes",
+            "nudges",
+            "breaks",
+            "calibrations",
+            "pain",
+        }
+    )
+    assert counts["minutes"] == 2 and counts["pain"] == 1
+    minute = document["tables"]["minutes"][0]
+    assert minute["minute_start"] == T0.isoformat(timespec="seconds") and minute["good_s"] == 60
+    assert document["schema_version"] == MIGRATIONS[-1].version
+    assert (_isolated_home / "out.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_export_csv_writes_one_file_per_table_and_never_overwrites(_isolated_home):
+    target = _isolated_home / "export"
+    with HistoryStore(now=later) as store:
+        fill(store, T0)
+        store.export_all(target, "csv")
+        names = sorted(p.name for p in target.iterdir())
+        assert names == sorted(
+            f"{t}.csv"
+            for t in ("sessions", "minutes", "episodes", "nudges", "breaks", "calibrations", "pain")
+        )
+        assert (target / "pain.csv").read_text().splitlines()[0] == (
+            "id,at,level,location,feels,note"
+        )
+        with pytest.raises(HistoryError, match="already exists"):
+            store.export_all(target, "csv")
+        (_isolated_home / "taken.json").write_text("mine")
+        with pytest.raises(HistoryError, match="already exists"):
+            store.export_all(_isolated_home / "taken.json", "json")
+    assert (_isolated_home / "taken.json").read_text() == "mine"
+
+
+def test_delete_before_a_day_keeps_the_later_days(store):
+    fill(store, T0 - timedelta(days=3))
+    fill(store, T0)
+    counts = store.delete(before=DAY - timedelta(days=1))
+    assert counts == {
+        "minutes": 2,
+        "episodes": 1,
+        "nudges": 1,
+        "breaks": 1,
+        "calibrations": 1,
+        "pain": 1,
+        "sessions": 1,
+    }
+    assert sorted(minutes_of(store)) == [0, 1]
+    assert len(store.sessions(T0 - timedelta(days=5), T0 + timedelta(days=1))) == 1
+
+
+def test_delete_everything_and_keep_recording(store):
+    fill(store, T0)
+    begin(store, T0 + timedelta(hours=1))
+    store.add_sample(Sample(at(3601), 1.0, V.GOOD, 90))
+    store.delete()
+    assert store.pain_entries() == [] and minutes_of(store) == {}
+    # The monitor's session goes on writing after its history was deleted.
+    store.add_sample(Sample(at(3700), 1.0, V.SLOUCH, 50))
+    store.add_nudge(Nudge(at(3700), "posture", "Sit back."))
+    store.flush()
+    assert sorted(minutes_of(store)) == [60, 61]
+    assert date.fromisoformat(store.table_rows("sessions")[0]["started_at"][:10]) == DAY
