@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,22 +106,37 @@ def test_corrupt_image_is_a_clear_error(tmp_path, capsys):
     assert "broken.jpg" in err and len(err.strip().splitlines()) == 1
 
 
-def test_console_script_runs_help_and_version():
-    # The installed console script beside this interpreter (a clean-install smoke
-    # test in CI), else whatever `posture` is on PATH, else the module.
+def test_console_script_runs_help_and_version(tmp_path):
+    """The installed console script beside this interpreter, run from elsewhere without
+    PYTHONPATH, so it imports the installed package (a clean-install smoke test in CI:
+    a subpackage left out of the wheel fails here). Without an install, the module."""
     beside = Path(sys.executable).parent / "posture"
-    script = str(beside) if beside.exists() else shutil.which("posture")
-    command = [script] if script else [sys.executable, "-m", "posture"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if beside.exists():
+        command = [str(beside)]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    else:
+        command = [sys.executable, "-m", "posture"]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
     help_run = subprocess.run(
-        [*command, "--help"], capture_output=True, text=True, env=env, timeout=120
+        [*command, "--help"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
     )
-    assert help_run.returncode == 0
+    assert help_run.returncode == 0, help_run.stderr
     assert "analyze" in help_run.stdout and "private" in help_run.stdout
     version = subprocess.run(
-        [*command, "--version"], capture_output=True, text=True, env=env, timeout=120
+        [*command, "--version"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
     )
     assert version.returncode == 0 and "0.1.0" in version.stdout
+    # The bundled model and population profile are in the installed package too.
+    analyze = subprocess.run(
+        [*command, "analyze", str(UPRIGHT_PHOTO), "--uncalibrated", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert analyze.returncode == 0, analyze.stderr
+    assert json.loads(analyze.stdout)["verdict"] == "good"
 
 
 def test_module_entry_point_reports_errors_without_traceback():
