@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 
 from posture.analysis import estimator_for
 from posture.errors import SourceError
-from posture.history import MinuteTally, minute_start, posture_score
+from posture.history import MinuteTally, posture_score, split_by_minute
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
@@ -181,11 +181,14 @@ class MonitorSummary:
     def add(self, sample: Sample) -> None:
         self.samples += 1
         self.seconds_by_verdict[sample.verdict] += sample.duration_s
-        start = minute_start(sample.at)
-        tally = self.minutes.setdefault(start, MinuteTally(start))
-        tally.add(
-            sample.verdict, sample.duration_s, sample.score, sample.neck_excess, sample.trunk_excess
-        )
+        # Cut at minute boundaries exactly as the history store does, so this
+        # summary and the day's report agree to the point.
+        start = sample.at - timedelta(seconds=sample.duration_s)
+        for minute, seconds in split_by_minute(start, sample.at):
+            tally = self.minutes.setdefault(minute, MinuteTally(minute))
+            tally.add(
+                sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
+            )
 
 
 @dataclass(frozen=True)

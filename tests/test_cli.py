@@ -286,3 +286,21 @@ def test_the_command_line_blocks_network_access_before_anything_else():
     if result.stdout.strip() == "unsupported":
         pytest.skip("seccomp is not available here")
     assert result.stdout.strip().endswith("blocked")
+
+
+def test_a_bug_is_one_line_with_exit_70_and_verbose_shows_the_traceback(monkeypatch, capsys):
+    # The package's `analyze` attribute is the command; the module is in sys.modules.
+    analyze_module = sys.modules["posture.cli.analyze"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something impossible")
+
+    monkeypatch.setattr(analyze_module, "open_source", broken)
+    code, _, err = run(["analyze", str(UPRIGHT_PHOTO)], capsys)
+    assert code == 70
+    assert err.strip() == (
+        "posture: internal error: RuntimeError: something impossible "
+        "(a bug: please report it; run with --verbose for the details)"
+    )
+    with pytest.raises(RuntimeError, match="something impossible"):
+        main(["--verbose", "analyze", str(UPRIGHT_PHOTO)])

@@ -91,3 +91,13 @@ def main(argv: list[str] | None = None) -> None:
         # Output piped into `head` and closed early: not an error for the user.
         sys.stderr.close()
         sys.exit(0)
+    except Exception as error:  # a bug, not a bad input: say so in one line
+        words = sys.argv[1:] if argv is None else argv
+        if "-v" in words or "--verbose" in words:
+            raise
+        click.echo(
+            f"posture: internal error: {type(error).__name__}: {error} "
+            "(a bug: please report it; run with --verbose for the details)",
+            err=True,
+        )
+        sys.exit(70)
