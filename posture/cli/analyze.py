@@ -22,7 +22,9 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("head_height_ratio", "head h", "{:.2f}"),
 )
 # With a verdict to show, fewer metrics fit an 80-column terminal.
-JUDGED_COLUMNS = tuple(c for c in TABLE_COLUMNS if c[0] != "neck_inclination_3d_deg")
+JUDGED_COLUMNS = tuple(
+    c for c in TABLE_COLUMNS if c[0] not in ("neck_inclination_3d_deg", "head_forward_ratio")
+)
 
 
 class Judge:
@@ -71,7 +73,7 @@ def _table(records: list[dict[str, Any]], title: str, judged: bool) -> Table:
     if judged:
         table.add_column("verdict", no_wrap=True, min_width=14)
         table.add_column("score", justify="right", no_wrap=True, min_width=5)
-    table.add_column("view", no_wrap=True, min_width=7)
+    table.add_column("view", no_wrap=True)
     for _, header, _ in columns:
         table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for record in records:
