@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from posture.records import Break, Episode, Nudge
+from posture.records import Break, Episode, Nudge, Span, check_aware
 from posture.scoring import Verdict
 
 MINUTE_S = 60
@@ -52,12 +52,6 @@ VERDICT_ORDER = (
 )
 
 
-def _check_aware(*moments: datetime) -> None:
-    for moment in moments:
-        if moment.tzinfo is None:
-            raise ValueError(f"times must be timezone-aware, got {moment!r}")
-
-
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """Local midnight to the next local midnight (23 or 25 hours on a DST change)."""
     start = datetime.combine(day, time()).astimezone()
@@ -66,24 +60,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 # -- spans -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Span:
-    """A stretch of time in one state."""
-
-    start: datetime
-    end: datetime
-    verdict: Verdict
-
-    def __post_init__(self) -> None:
-        _check_aware(self.start, self.end)
-        if self.end < self.start:
-            raise ValueError(f"a span cannot end ({self.end}) before it starts ({self.start})")
-
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
 
 
 def merge_spans(spans: Iterable[Span], max_gap_s: float = 0.0) -> list[Span]:
@@ -131,7 +107,7 @@ class MinuteRow:
     trunk_s: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_aware(self.start)
+        check_aware(self.start)
         if self.start.timestamp() % MINUTE_S:
             raise ValueError(f"a minute row must start on a whole minute, got {self.start}")
         weights = (*self.seconds.values(), self.scored_s, self.neck_s, self.trunk_s)
@@ -221,7 +197,7 @@ def minute_start(moment: datetime) -> datetime:
 
 def split_by_minute(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
     """[start, end) cut at minute boundaries: (minute, seconds inside it) pairs."""
-    _check_aware(start, end)
+    check_aware(start, end)
     pieces: list[tuple[datetime, float]] = []
     t0, t1 = start.timestamp(), end.timestamp()
     while t0 < t1:
@@ -430,7 +406,7 @@ class PainEntry:
     note: str = ""
 
     def __post_init__(self) -> None:
-        _check_aware(self.at)
+        check_aware(self.at)
         if isinstance(self.level, bool) or not isinstance(self.level, int):
             raise ValueError(f"pain level must be a whole number from 0 to 10, got {self.level!r}")
         if not 0 <= self.level <= 10:

@@ -14,7 +14,7 @@ from typing import Protocol
 from posture.scoring import Verdict
 
 
-def _check_aware(*moments: datetime) -> None:
+def check_aware(*moments: datetime) -> None:
     for moment in moments:
         if moment.tzinfo is None:
             raise ValueError(f"times must be timezone-aware, got {moment!r}")
@@ -29,7 +29,7 @@ class SessionInfo:
     profile: str | None  # None: the population default profile
 
     def __post_init__(self) -> None:
-        _check_aware(self.started_at)
+        check_aware(self.started_at)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Sample:
     trunk_excess: float | None = None  # slouch or recline deviation, in tolerances
 
     def __post_init__(self) -> None:
-        _check_aware(self.at)
+        check_aware(self.at)
         if not 0 <= self.duration_s <= 3600:
             raise ValueError(f"duration_s must be in [0, 3600], got {self.duration_s}")
         if self.score is not None and not 0 <= self.score <= 100:
@@ -52,21 +52,25 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class Episode:
-    """A stretch of one bad verdict, from its start to the return to good posture."""
+class Span:
+    """A stretch of time in one state."""
 
     start: datetime
     end: datetime
     verdict: Verdict
 
     def __post_init__(self) -> None:
-        _check_aware(self.start, self.end)
+        check_aware(self.start, self.end)
         if self.end < self.start:
-            raise ValueError("an episode cannot end before it starts")
+            raise ValueError(f"a span cannot end ({self.end}) before it starts ({self.start})")
 
     @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
+
+
+class Episode(Span):
+    """A stretch of one bad verdict, from its start to the return to good posture."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Nudge:
     message: str
 
     def __post_init__(self) -> None:
-        _check_aware(self.at)
+        check_aware(self.at)
         if self.kind not in NUDGE_KINDS:
             raise ValueError(f"kind must be one of {NUDGE_KINDS}, got {self.kind!r}")
 
@@ -94,7 +98,7 @@ class Break:
     end: datetime
 
     def __post_init__(self) -> None:
-        _check_aware(self.start, self.end)
+        check_aware(self.start, self.end)
         if self.end < self.start:
             raise ValueError("a break cannot end before it starts")
 
