@@ -67,10 +67,10 @@ class MonitorSettings:
       verdict (0.5: most of a day is settled, and every frame costs about as much
       CPU as the pose model; a change is noticed on the next sample, at most 2 s
       later). Never above `fps`. None samples a camera at `fps` all the time.
-    - `burst_frames`: when a change starts, this many consecutive camera frames
-      are analysed first (4: the model's VIDEO-mode tracking follows the body
-      from frame to frame and needs about four frames to catch up with a new
-      posture, however far apart the frames are).
+    - `burst_frames`: when a change starts, this many more consecutive camera
+      frames are analysed before one is judged (5: the model's VIDEO-mode
+      tracking follows the body from frame to frame and needs four or five
+      frames to catch up with a new posture, however far apart the frames are).
     - `change_excess`: a frame whose neck or trunk deviation (in tolerances)
       moved this much since the previous frame also starts a change, even before
       its verdict differs (0.5: twice the frame-to-frame jitter of a still
@@ -83,7 +83,7 @@ class MonitorSettings:
     smoother: SmootherSettings = field(default_factory=SmootherSettings)
     flush_every_s: float = 60.0
     settled_fps: float | None = 0.5
-    burst_frames: int = 4
+    burst_frames: int = 5
     change_excess: float = 0.5
 
     def __post_init__(self) -> None:
@@ -102,11 +102,13 @@ class MonitorSettings:
 
 
 class AdaptiveRate:
-    """When a camera's next frame is due, from what the last frames showed.
+    """When a camera's next frame is due, and which frames are judged.
 
-    Settled (the latest frame agrees with the smoothed verdict and has not
-    jumped): every 1/settled_fps s. A change starting: `burst_frames` frames at
-    once, then every 1/fps s until settled again. Before any verdict: 1/fps.
+    Settled (the latest frame agrees with the smoothed verdict and has not jumped):
+    a frame every 1/settled_fps s. A change starting: the frame that shows it and
+    `burst_frames` more at once, of which only the last is judged (the pose
+    model's tracking has caught up by then), then a frame every 1/fps s until
+    settled again. Before any verdict: every 1/fps s.
     """
 
     def __init__(self, settings: MonitorSettings) -> None:
@@ -115,6 +117,11 @@ class AdaptiveRate:
         self.burst_left = 0
         self.bursts = 0
         self._previous: Assessment | None = None
+
+    @property
+    def in_burst(self) -> bool:
+        """The latest frame started a burst or is inside one: not worth judging."""
+        return self.burst_left > 0
 
     def interval_s(self) -> float:
         settings = self.settings
@@ -127,15 +134,19 @@ class AdaptiveRate:
         return 1.0 / settings.fps
 
     def update(self, latest: Assessment, smoothed: Verdict | None) -> None:
-        """Take in the latest frame's own assessment and the smoothed verdict."""
+        """Take in the latest frame's own assessment and the smoothed verdict so far."""
         jumped = self._jumped(latest)
         self._previous = latest
-        if smoothed is not None and latest.verdict is smoothed and not jumped:
-            self.settled, self.burst_left = True, 0
-            return
         if self.burst_left:
+            # A burst runs to its end: mid-way, the tracking may still show the
+            # old posture, and the frame that ends it is the one judged.
             self.burst_left -= 1
-        elif self.settled:  # a change starts; at most one burst until settled again
+            if self.burst_left:
+                return
+        if smoothed is not None and latest.verdict is smoothed and not jumped:
+            self.settled = True
+            return
+        if self.settled:  # a change starts; at most one burst until settled again
             self.burst_left = self.settings.burst_frames
             self.bursts += 1
         self.settled = False
@@ -318,9 +329,12 @@ class Monitor:
                     frame.t_ms, metrics, pose.detected, frame.image
                 )
                 assessment = self.scorer.assess(metrics, present)
-                if not adaptive or self._due(now_s):
+                if not adaptive:
                     self._judge(now_s, assessment)
+                    continue
                 self.rate.update(assessment, self.smoother.verdict)
+                if not self.rate.in_burst and self._due(now_s):
+                    self._judge(now_s, assessment)
 
     def _due(self, now_s: float) -> bool:
         """Judge at most `fps` camera samples a second: frames of a burst in between
@@ -337,7 +351,7 @@ class Monitor:
         if isinstance(source, CameraSource):
             origin = self.clock() - (self._last_now_s or 0.0)
             pace = interval if self.settings.settled_fps is None else self.rate.interval_s
-            for frame in source.sampled(pace, wait=self.stop.wait):
+            for frame in source.sampled(pace, wait=self.stop.wait, reuse_buffer=True):
                 yield frame, self.clock() - origin
             return
         start_wall = self.clock()

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import logging
 import os
 import sys
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -82,6 +84,53 @@ def load_model_bytes(name: str = DEFAULT_MODEL) -> bytes:
             f"{spec.sha256[:12]}...); reinstall posture"
         )
     return data
+
+
+# Importing any part of MediaPipe runs its package's __init__, which also imports its
+# drawing helpers (matplotlib.pyplot) and its audio tasks (sounddevice): measured 0.3 s
+# of a 0.75 s start-up to the first verdict (docs/performance.md), for modules the pose
+# task never uses. While MediaPipe is imported, stand-ins take their place; a stand-in
+# imports the real module the first time anything is looked up on it, so MediaPipe's
+# drawing and audio helpers still work for whoever calls them.
+DEFERRED_MODULES = ("matplotlib", "matplotlib.pyplot", "sounddevice")
+
+
+class _DeferredModule(types.ModuleType):
+    """A module imported on first use, standing in while MediaPipe is imported."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        child = sys.modules.get(f"{self.__name__}.{name}")
+        if isinstance(child, _DeferredModule):
+            return child  # `import matplotlib.pyplot as plt` while standing in
+        if sys.modules.get(self.__name__) is self:
+            raise AttributeError(f"{self.__name__}.{name} is not available yet")
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def import_mediapipe_vision() -> Any:
+    """`mediapipe.tasks.python.vision`, without importing what the pose task never uses."""
+    loaded = sys.modules.get("mediapipe.tasks.python.vision")
+    if loaded is not None:
+        return loaded
+    placed = [name for name in DEFERRED_MODULES if name not in sys.modules]
+    for name in placed:
+        sys.modules[name] = _DeferredModule(name)
+    try:
+        return importlib.import_module("mediapipe.tasks.python.vision")
+    except Exception:  # a MediaPipe that needs them at import: import it the plain way
+        log.debug("deferred import of MediaPipe failed; importing it fully", exc_info=True)
+        for name in [n for n in sys.modules if n == "mediapipe" or n.startswith("mediapipe.")]:
+            del sys.modules[name]
+        for name in placed:
+            sys.modules.pop(name, None)
+        placed = []
+        return importlib.import_module("mediapipe.tasks.python.vision")
+    finally:
+        for name in placed:
+            if isinstance(sys.modules.get(name), _DeferredModule):
+                del sys.modules[name]
 
 
 @contextlib.contextmanager
@@ -152,6 +201,9 @@ class PoseEstimator:
         self.max_side_px = max_side_px
         self.quiet = quiet
         self._last_t_ms = -1
+        # The RGB copy handed to MediaPipe, reused from frame to frame: MediaPipe copies
+        # it into its own image, and a fresh 1 MB array costs page faults every time.
+        self._rgb: np.ndarray | None = None
         # The first inference logs too (a one-time projection warning).
         self._calls_to_silence = 1
         self._landmarker = self._create(model, mode, num_poses, min_detection_confidence)
@@ -159,7 +211,8 @@ class PoseEstimator:
     def _create(self, model: str, mode: RunningMode, num_poses: int, confidence: float) -> Any:
         model_bytes = load_model_bytes(model)
         with _quiet_native_stderr(self.quiet):
-            from mediapipe.tasks.python import BaseOptions, vision
+            vision = import_mediapipe_vision()
+            from mediapipe.tasks.python import BaseOptions
 
             running_mode = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
             options = vision.PoseLandmarkerOptions(
@@ -196,7 +249,9 @@ class PoseEstimator:
         import mediapipe as mp
 
         small = downscale(image_bgr, self.max_side_px)
-        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        if self._rgb is None or self._rgb.shape != small.shape:
+            self._rgb = np.empty_like(small)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB, dst=self._rgb)
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         with _quiet_native_stderr(self.quiet and self._calls_to_silence > 0):
             if self.mode == "video":

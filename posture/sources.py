@@ -25,7 +25,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -272,6 +274,8 @@ class CameraSource(SourceBase):
         self,
         interval_s: float | Callable[[], float],
         wait: Callable[[float], object] = time.sleep,
+        *,
+        reuse_buffer: bool = False,
     ) -> Iterator[Frame]:
         """Fresh frames about every `interval_s`, decoding only the frames it returns.
 
@@ -284,8 +288,13 @@ class CameraSource(SourceBase):
         generator resumes), so the caller can change the pace from what it just saw:
         the monitor samples slowly while posture is settled and quickly while it
         changes. 0 means the next fresh frame.
+
+        With `reuse_buffer`, every frame is decoded into the same array, which saves an
+        allocation and its page faults per sample; each frame is then valid only until
+        the next one is requested (the monitor is done with a frame by then).
         """
         next_due = self._clock()
+        buffer: npt.NDArray[Any] | None = None
         while self._capture is not None:
             delay = next_due - self._clock()
             if delay > 0:
@@ -294,9 +303,13 @@ class CameraSource(SourceBase):
                     return
             due = next_due
             self._grab_fresh()
-            ok, image = self._capture.retrieve()
+            ok, image = (
+                self._capture.retrieve(buffer) if buffer is not None else self._capture.retrieve()
+            )
             if not ok or image is None:
                 raise self._lost()
+            if reuse_buffer:
+                buffer = image
             yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
             step = interval_s() if callable(interval_s) else interval_s
             next_due = max(due + step, self._clock())
@@ -358,6 +371,11 @@ class VideoFileSource(SourceBase):
     mode requires it. `start_ms`/`end_ms` keep frames with start_ms <= t_ms < end_ms, still
     on the file's clock; `stride` keeps every stride-th frame of that range. Iterating again
     starts from the beginning.
+
+    `prefetch` frames are decoded ahead in a background thread (OpenCV lets go of the GIL
+    while decoding), so decoding, including the frames a stride skips, overlaps with the
+    caller's work on another core: `posture analyze` runs at the pose model's own pace
+    (docs/performance.md). 0 decodes in the caller's thread.
     """
 
     kind = "video"
@@ -370,15 +388,20 @@ class VideoFileSource(SourceBase):
         stride: int = 1,
         start_ms: int | None = None,
         end_ms: int | None = None,
+        prefetch: int = 2,
     ) -> None:
         self.path = _existing_file(Path(path), "a video file")
         _check_stride(stride)
         _check_range(start_ms, end_ms)
+        if prefetch < 0:
+            raise SourceError(f"prefetch must be 0 or more frames, got {prefetch}")
+        self.prefetch = prefetch
         self.stride = stride
         self.start_ms = start_ms
         self.end_ms = end_ms
         self.description = f"video {self.path}"
         self._capture: cv2.VideoCapture | None = None
+        self._prefetcher: _Prefetcher | None = None
         self.fps, total_frames = self._probe()
         self.frame_count = self._expected_count(total_frames)
 
@@ -432,8 +455,15 @@ class VideoFileSource(SourceBase):
         self.close()
         capture = self._capture = self._open()
         try:
-            yield from self._frames(capture)
+            if self.prefetch:
+                self._prefetcher = _Prefetcher(
+                    self._frames(capture), self.prefetch, self.description
+                )
+                yield from self._prefetcher
+            else:
+                yield from self._frames(capture)
         finally:
+            self._stop_prefetching()
             capture.release()
 
     def _frames(self, capture: cv2.VideoCapture) -> Iterator[Frame]:
@@ -471,10 +501,71 @@ class VideoFileSource(SourceBase):
             return round(pos_ms)
         return round(index * 1000 / (self.fps or _FALLBACK_FPS))
 
+    def _stop_prefetching(self) -> None:
+        if self._prefetcher is not None:
+            self._prefetcher.stop()
+            self._prefetcher = None
+
     def close(self) -> None:
+        # The decoding thread must be done with the capture before it is released.
+        self._stop_prefetching()
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+
+
+_END = object()
+
+
+class _Prefetcher:
+    """Runs a frame iterator up to `depth` frames ahead in a background thread.
+
+    Iterate it once. Errors are raised in the caller's thread. `stop()` ends the thread
+    and waits for it, so whatever the iterator reads from (a capture) can be released
+    safely afterwards; iteration calls it when it ends, early or not.
+    """
+
+    def __init__(self, frames: Iterator[Frame], depth: int, name: str) -> None:
+        self._frames = frames
+        self._ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name=f"decode {name}", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for frame in self._frames:
+                if not self._put(frame):
+                    return
+            self._put(_END)
+        except BaseException as error:  # handed to the caller, raised there
+            self._put(error)
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            while True:
+                item = self._ready.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield cast(Frame, item)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
 
 
 def _check_range(start_ms: int | None, end_ms: int | None) -> None:
