@@ -273,6 +273,7 @@ class Monitor:
         self._state: tuple[Verdict, float] | None = None
         self.rate = AdaptiveRate(self.settings)
         self.frames_analysed = 0
+        self._shown: Assessment | None = None  # the latest smoothed verdict, for the preview
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -329,12 +330,15 @@ class Monitor:
                     frame.t_ms, metrics, pose.detected, frame.image
                 )
                 assessment = self.scorer.assess(metrics, present)
-                if not adaptive:
-                    self._judge(now_s, assessment)
-                    continue
-                self.rate.update(assessment, self.smoother.verdict)
-                if not self.rate.in_burst and self._due(now_s):
-                    self._judge(now_s, assessment)
+                if adaptive:
+                    self.rate.update(assessment, self.smoother.verdict)
+                    judged = not self.rate.in_burst and self._due(now_s)
+                else:
+                    judged = True
+                if judged:
+                    self._shown = self._judge(now_s, assessment)
+                if self.preview is not None:
+                    self.preview(frame, pose, self._shown or assessment)
 
     def _due(self, now_s: float) -> bool:
         """Judge at most `fps` camera samples a second: frames of a burst in between

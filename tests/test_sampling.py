@@ -225,7 +225,7 @@ def session_profile():
     return calibrate(samples, name="session", source="test")
 
 
-def watch_session(monkeypatch, session_frames, profile, settings, until_s=24.0):
+def watch_session(monkeypatch, session_frames, profile, settings, until_s=24.0, preview=None):
     """The monitor on a camera filming the sample session (10 fps scenes, 30 fps camera)."""
 
     def image_for(t_s):
@@ -247,6 +247,7 @@ def watch_session(monkeypatch, session_frames, profile, settings, until_s=24.0):
         status=status,
         stop=stop,
         clock=lambda: now[0],
+        preview=preview,
     )
     runner.run()
     return runner, judged, (lambda: now[0] - camera.opened_at)
@@ -268,6 +269,23 @@ def test_the_monitor_samples_a_settled_camera_slowly_and_catches_a_slouch(
     print(f"frames/s {runner.frames_analysed / duration:.2f}, slouch after {onset - 10:.2f} s")
     assert onset - 10 <= 3.0
     assert all(verdict is Verdict.GOOD for t, verdict in judged if t < 10)
+
+
+def test_the_preview_is_shown_every_analysed_frame_with_the_smoothed_verdict(
+    monkeypatch, session_frames, session_profile
+):
+    shown = []
+
+    def preview(frame, pose, assessment):
+        shown.append((frame.image.shape, pose.detected, assessment.verdict))
+
+    runner, judged, _ = watch_session(
+        monkeypatch, session_frames, session_profile, MonitorSettings(), 13.0, preview
+    )
+    assert len(shown) == runner.frames_analysed > len(judged)  # burst frames are shown too
+    assert all(detected for _, detected, _ in shown)
+    # What the preview says is the smoothed verdict, the one the status line shows.
+    assert {v for *_, v in shown} <= {v for _, v in judged}
 
 
 def test_fixed_rate_sampling_is_still_available(monkeypatch, session_frames, session_profile):
