@@ -104,7 +104,8 @@ class PostureMetrics:
             raise ValueError(f"body_yaw_deg must be in [0, 90], got {self.body_yaw_deg}")
         if self.near_side not in (None, "left", "right"):
             raise ValueError(f"near_side must be 'left', 'right' or None, got {self.near_side}")
-        for name, value in asdict(self).items():
+        # vars(), not asdict(): this runs on every frame, and asdict deep-copies.
+        for name, value in vars(self).items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{name} must be finite, got {value}")
 
