@@ -236,7 +236,9 @@ class PoseEstimator:
 
     def close(self) -> None:
         if self._landmarker is not None:
-            self._landmarker.close()
+            # Closing logs too ("DestroyAccelerator ..." on some runs).
+            with _quiet_native_stderr(self.quiet):
+                self._landmarker.close()
             self._landmarker = None
 
     def estimate(self, frame: Frame) -> PoseResult:
