@@ -40,3 +40,19 @@ def _no_network_block_in_the_test_process(monkeypatch: pytest.MonkeyPatch) -> No
     irreversible and its subprocesses would inherit it. `test_netguard.py` and the
     subprocess CLI tests check the real block."""
     monkeypatch.setattr("posture.cli.block_network", lambda: False)
+
+
+@pytest.fixture(scope="session")
+def session_profile():
+    """A profile calibrated on the sample session's upright opening (0-9.5 s)."""
+    from calibration.gates import CalibrationSample
+    from calibration.protocol import calibrate
+    from posture.analysis import analyze_frames, estimator_for
+    from posture.sources import open_source
+
+    with open_source(SESSION_VIDEO, end_ms=9500) as source, estimator_for(source) as estimator:
+        samples = [
+            CalibrationSample(r.metrics, r.pose.person_count, r.brightness)
+            for r in analyze_frames(source, estimator)
+        ]
+    return calibrate(samples, name="session", source="test")

@@ -15,16 +15,13 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from calibration.gates import CalibrationSample
-from calibration.protocol import calibrate
 from posture import monitor as monitor_module
 from posture import sources
-from posture.analysis import analyze_frames, estimator_for
 from posture.monitor import Monitor, MonitorSettings, open_throttled
 from posture.nudges import NudgePolicy
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.scoring import Scorer, Verdict
-from posture.sources import CameraLostError, CameraSource, Frame, SourceBase, open_source
+from posture.sources import CameraLostError, CameraSource, Frame, SourceBase
 from tests.conftest import REPO, SESSION_VIDEO
 
 FAST_POLICY = NudgePolicy(
@@ -65,16 +62,6 @@ class RecordingRecorder:
 
     def end_session(self, ended_at):
         self.ended = ended_at
-
-
-@pytest.fixture(scope="module")
-def session_profile():
-    with open_source(SESSION_VIDEO, end_ms=9500) as source, estimator_for(source) as estimator:
-        samples = [
-            CalibrationSample(r.metrics, r.pose.person_count, r.brightness)
-            for r in analyze_frames(source, estimator)
-        ]
-    return calibrate(samples, name="session", source="test")
 
 
 @pytest.fixture(scope="module")

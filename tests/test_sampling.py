@@ -14,10 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from calibration.gates import CalibrationSample
-from calibration.protocol import calibrate
 from posture import sources
-from posture.analysis import analyze_frames, estimator_for
 from posture.monitor import AdaptiveRate, Monitor, MonitorSettings
 from posture.pose import PoseEstimator
 from posture.scoring import Assessment, Scorer, Verdict
@@ -213,16 +210,6 @@ class FakeStop(threading.Event):
 def session_frames():
     with open_source(SESSION_VIDEO) as source:
         return [frame.image for frame in source]
-
-
-@pytest.fixture(scope="module")
-def session_profile():
-    with open_source(SESSION_VIDEO, end_ms=9500) as source, estimator_for(source) as estimator:
-        samples = [
-            CalibrationSample(r.metrics, r.pose.person_count, r.brightness)
-            for r in analyze_frames(source, estimator)
-        ]
-    return calibrate(samples, name="session", source="test")
 
 
 def watch_session(monkeypatch, session_frames, profile, settings, until_s=24.0, preview=None):
