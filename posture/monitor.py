@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 
 from posture.analysis import estimator_for
 from posture.errors import SourceError
-from posture.history import MinuteTally, posture_score, split_by_minute
+from posture.history import MinuteRow, MinuteTally, posture_score, split_by_minute
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
@@ -174,7 +174,10 @@ class MonitorSummary:
     duration_s: float = 0.0
     samples: int = 0
     seconds_by_verdict: Counter[Verdict] = field(default_factory=Counter)
-    minutes: dict[datetime, MinuteTally] = field(default_factory=dict)
+    # Finished minutes are frozen into rows once; only the open minute is re-read
+    # for the status line's score on every sample of an all-day run.
+    finished_minutes: list[MinuteRow] = field(default_factory=list)
+    open_minute: MinuteTally | None = None
     nudges: list[NudgeEvent] = field(default_factory=list)
     episodes: list[EpisodeEvent] = field(default_factory=list)
     breaks: list[BreakEvent] = field(default_factory=list)
@@ -187,7 +190,8 @@ class MonitorSummary:
     @property
     def score(self) -> int | None:
         """The session's posture score, by the same definition as the daily report's."""
-        return posture_score(tally.row() for tally in self.minutes.values())
+        current = [] if self.open_minute is None else [self.open_minute.row()]
+        return posture_score([*self.finished_minutes, *current])
 
     def add(self, sample: Sample) -> None:
         self.samples += 1
@@ -196,8 +200,11 @@ class MonitorSummary:
         # summary and the day's report agree to the point.
         start = sample.at - timedelta(seconds=sample.duration_s)
         for minute, seconds in split_by_minute(start, sample.at):
-            tally = self.minutes.setdefault(minute, MinuteTally(minute))
-            tally.add(
+            if self.open_minute is None or self.open_minute.start != minute:
+                if self.open_minute is not None:
+                    self.finished_minutes.append(self.open_minute.row())
+                self.open_minute = MinuteTally(minute)
+            self.open_minute.add(
                 sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
             )
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -257,3 +258,20 @@ def with_visibility(pose: PoseResult, overrides: Mapping[int, float]) -> PoseRes
 def without_world(pose: PoseResult) -> PoseResult:
     """`pose` with every world landmark unknown (NaN), as from a 2D-only source."""
     return dataclasses.replace(pose, world_xyz=np.full((NUM_LANDMARKS, 3), np.nan))
+
+
+YAW_BY_VIEW = {"frontal": 0.0, "oblique": 45.0, "side": 90.0}
+
+
+def hand_metrics(view: Any = None, **values: Any) -> Any:
+    """A frame's metrics built by hand, fully confident and visible unless told otherwise."""
+    from posture.metrics import PostureMetrics, View
+
+    view = View.SIDE if view is None else View(view)
+    fields: dict[str, Any] = {
+        "view_confidence": 1.0,
+        "body_yaw_deg": YAW_BY_VIEW[view.value],
+        "key_visibility": 1.0,
+    }
+    fields.update(values)
+    return PostureMetrics(view=view, **fields)

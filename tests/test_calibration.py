@@ -53,6 +53,7 @@ from calibration.protocol import calibrate, dominant_view
 from posture.errors import CalibrationError, ProfileError
 from posture.metrics import PostureMetrics, View
 from posture.paths import profiles_dir
+from tests.skeletons import hand_metrics
 
 FAST = settings(max_examples=60, deadline=None)
 YAW_BY_VIEW = {View.FRONTAL: 0.0, View.OBLIQUE: 45.0, View.SIDE: 90.0}
@@ -70,14 +71,7 @@ UPRIGHT: dict[str, float] = {
 
 
 def metrics(view: View = View.SIDE, **values: Any) -> PostureMetrics:
-    """A frame's metrics, fully confident and fully visible unless told otherwise."""
-    fields: dict[str, Any] = {
-        "view_confidence": 1.0,
-        "body_yaw_deg": YAW_BY_VIEW[view],
-        "key_visibility": 1.0,
-    }
-    fields.update(values)
-    return PostureMetrics(view=view, **fields)
+    return hand_metrics(view, **values)
 
 
 def upright(view: View = View.SIDE, **changes: Any) -> PostureMetrics:

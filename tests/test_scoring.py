@@ -30,20 +30,14 @@ from posture.scoring import (
     VerdictSmoother,
     score_from_excess,
 )
+from tests.skeletons import hand_metrics
 
 FAST = settings(max_examples=200, deadline=None)
 YAW_BY_VIEW = {View.FRONTAL: 0.0, View.OBLIQUE: 45.0, View.SIDE: 90.0}
 
 
 def metrics(view: View = View.SIDE, **values: Any) -> PostureMetrics:
-    """A frame's metrics, fully confident and fully visible unless told otherwise."""
-    fields: dict[str, Any] = {
-        "view_confidence": 1.0,
-        "body_yaw_deg": YAW_BY_VIEW[view],
-        "key_visibility": 1.0,
-    }
-    fields.update(values)
-    return PostureMetrics(view=view, **fields)
+    return hand_metrics(view, **values)
 
 
 # Side view: neck threshold 10 + 8 = 18 deg (3D: 12 + 6), trunk 0 +- 8 deg.
