@@ -15,7 +15,7 @@ from posture.landmarks import PoseResult
 from posture.metrics import METRIC_NAMES, PostureMetrics, compute_metrics
 from posture.pose import PoseEstimator
 from posture.presence import PresenceTracker, brightness
-from posture.sources import FrameSource
+from posture.sources import Frame, FrameSource
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,17 @@ class FrameAnalysis:
     person_present: bool
     brightness: float
     name: str | None = None
+    # People in view from a separate crowd check (`CrowdCounter`); None: the
+    # pose estimator's own count.
+    people: int | None = None
 
     def __post_init__(self) -> None:
         if self.t_ms < 0:
             raise ValueError(f"t_ms must be >= 0, got {self.t_ms}")
+
+    @property
+    def person_count(self) -> int:
+        return self.pose.person_count if self.people is None else self.people
 
     def as_dict(self) -> dict[str, Any]:
         """One flat JSON-ready record: every metric is present, null when unknown."""
@@ -40,7 +47,7 @@ class FrameAnalysis:
         if self.name is not None:
             record["name"] = self.name
         record["pose"] = self.pose.detected
-        record["persons"] = self.pose.person_count
+        record["persons"] = self.person_count
         values = self.metrics.as_dict() if self.metrics is not None else {}
         record["view"] = values.get("view")
         record["near_side"] = values.get("near_side")
@@ -54,7 +61,45 @@ def estimator_for(source: FrameSource, **options: Any) -> PoseEstimator:
     return PoseEstimator(mode="video" if source.is_stream else "image", **options)
 
 
-def analyze_frames(source: FrameSource, estimator: PoseEstimator) -> Iterator[FrameAnalysis]:
+class CrowdCounter:
+    """Counts the people in view with a detector pass of its own.
+
+    Tracking (VIDEO mode) follows one person, so it never reports a second.
+    Asking it for two makes MediaPipe re-detect on every frame, which places
+    the first person's landmarks differently from the tracking the monitor
+    uses: 4 degrees of neck angle on the sample session, half a tolerance.
+    Calibration must measure the way the monitor will, so the crowd gate gets
+    this separate IMAGE-mode estimator, run once per `every_ms` of source time;
+    the last count stands for the frames in between.
+    """
+
+    def __init__(self, every_ms: int = 300) -> None:
+        self.every_ms = every_ms
+        self._estimator = PoseEstimator(mode="image", num_poses=2)
+        self._checked_ms: int | None = None
+        self._count = 0
+
+    def __enter__(self) -> CrowdCounter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._estimator.close()
+
+    def count(self, frame: Frame) -> int:
+        due = (
+            self._checked_ms is None
+            or frame.t_ms < self._checked_ms  # a new file, or a rewound one
+            or frame.t_ms - self._checked_ms >= self.every_ms
+        )
+        if due:
+            self._count = self._estimator.estimate(frame).person_count
+            self._checked_ms = frame.t_ms
+        return self._count
+
+
+def analyze_frames(
+    source: FrameSource, estimator: PoseEstimator, crowd: CrowdCounter | None = None
+) -> Iterator[FrameAnalysis]:
     """Run the estimator, the metrics and the presence cues over every frame."""
     presence = PresenceTracker()
     for frame in source:
@@ -68,4 +113,12 @@ def analyze_frames(source: FrameSource, estimator: PoseEstimator) -> Iterator[Fr
             person_present=presence.person_present(frame.t_ms, metrics, pose.detected, frame.image),
             brightness=brightness(frame.image),
             name=getattr(frame, "name", None),
+            people=None if crowd is None else max(crowd.count(frame), pose.person_count),
         )
+
+
+def calibration_frames(source: FrameSource) -> Iterator[FrameAnalysis]:
+    """Every frame of `source` measured exactly as the monitor and `analyze`
+    measure it, with the people in view counted for the crowd gate."""
+    with estimator_for(source) as estimator, CrowdCounter() as crowd:
+        yield from analyze_frames(source, estimator, crowd)

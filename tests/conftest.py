@@ -47,12 +47,12 @@ def session_profile():
     """A profile calibrated on the sample session's upright opening (0-9.5 s)."""
     from calibration.gates import CalibrationSample
     from calibration.protocol import calibrate
-    from posture.analysis import analyze_frames, estimator_for
+    from posture.analysis import calibration_frames
     from posture.sources import open_source
 
-    with open_source(SESSION_VIDEO, end_ms=9500) as source, estimator_for(source) as estimator:
+    with open_source(SESSION_VIDEO, end_ms=9500) as source:
         samples = [
-            CalibrationSample(r.metrics, r.pose.person_count, r.brightness)
-            for r in analyze_frames(source, estimator)
+            CalibrationSample(r.metrics, r.person_count, r.brightness)
+            for r in calibration_frames(source)
         ]
     return calibrate(samples, name="session", source="test")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -199,6 +200,24 @@ def test_analyze_with_a_profile_flags_slouched_and_reclined_parts_only(calibrate
         right = sum(v in wanted[segment["label"]] for v in inside)
         assert right >= 0.9 * len(inside), (segment, inside)
     assert all(r["verdict"] and r["score"] is not None and "reasons" in r for r in records)
+
+
+def test_calibrating_on_a_video_measures_it_as_analyze_does(capsys):
+    """Calibrating on the session's upright opening and analysing the same
+    frames puts them at the baseline: calibration and analysis (and the
+    monitor) must place landmarks the same way, or the user's own upright
+    posture starts half a tolerance towards a slouch."""
+    code, _, err = run(
+        ["calibrate", "--source", str(SESSION_VIDEO), "--start", "0.5", "--end", "9.5"], capsys
+    )
+    assert code == 0, err
+    code, out, err = run(["analyze", str(SESSION_VIDEO), "--profile", "default", "--json"], capsys)
+    assert code == 0, err
+    same = [r for r in map(json.loads, out.splitlines()) if 500 <= r["t_ms"] < 9500]
+    assert len(same) == 90
+    assert abs(statistics.median(r["neck_excess"] for r in same)) < 0.1
+    assert abs(statistics.median(r["trunk_excess"] for r in same)) < 0.1
+    assert statistics.median(r["score"] for r in same) >= 97
 
 
 def test_analyze_uncalibrated_says_so(capsys):

@@ -125,3 +125,30 @@ def test_native_log_chatter_is_silenced(capfd):
     with PoseEstimator(mode="image") as estimator:
         estimator.estimate_image(np.zeros((64, 64, 3), np.uint8))
     assert capfd.readouterr().err == ""
+
+
+def _side_by_side(*paths) -> np.ndarray:
+    import cv2
+
+    images = [cv2.imread(str(path)) for path in paths]
+    height = min(image.shape[0] for image in images)
+    return np.hstack(
+        [cv2.resize(i, (round(i.shape[1] * height / i.shape[0]), height)) for i in images]
+    )
+
+
+def test_crowd_counter_sees_a_second_person_the_tracker_cannot():
+    from posture.analysis import CrowdCounter
+    from posture.sources import Frame
+
+    two = _side_by_side(UPRIGHT_PHOTO, SLOUCHED_PHOTO)
+    one = _side_by_side(UPRIGHT_PHOTO)
+    with PoseEstimator(mode="video") as tracker:
+        assert tracker.estimate_image(two).person_count == 1
+    with CrowdCounter(every_ms=300) as crowd:
+        assert crowd.count(Frame(two, 0, 0)) == 2
+        # Between checks the last count stands; a check is due every 300 ms...
+        assert crowd.count(Frame(one, 100, 1)) == 2
+        assert crowd.count(Frame(one, 300, 2)) == 1
+        # ...and at once when time runs backwards (a new file).
+        assert crowd.count(Frame(two, 0, 3)) == 2

@@ -13,7 +13,7 @@ from rich.table import Table
 from calibration.gates import CalibrationSample
 from calibration.profile import DEFAULT_PROFILE_NAME, Profile
 from calibration.protocol import calibrate as build_profile
-from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
+from posture.analysis import FrameAnalysis, calibration_frames
 from posture.cli.common import profile_store, progress_bar, source_option, stderr, stdout
 from posture.errors import ProfileError
 from posture.metrics import View
@@ -46,24 +46,22 @@ def _camera_frames(source: FrameSource, seconds: float) -> Iterator[FrameAnalysi
         console.print(f"Sit upright, shoulders back, eyes on the screen... {remaining}")
         time.sleep(1)
     console.print(f"Hold still for {seconds:g} s.")
-    with estimator_for(source, num_poses=2) as estimator:
-        with progress_bar(round(seconds * 10), "calibrating") as ticker:
-            shown = 0
-            for row in analyze_frames(source, estimator):
-                if row.t_ms > seconds * 1000:
-                    return
-                yield row
-                due = min(round(row.t_ms / 100), round(seconds * 10))
-                ticker.advance(due - shown)
-                shown = due
+    with progress_bar(round(seconds * 10), "calibrating") as ticker:
+        shown = 0
+        for row in calibration_frames(source):
+            if row.t_ms > seconds * 1000:
+                return
+            yield row
+            due = min(round(row.t_ms / 100), round(seconds * 10))
+            ticker.advance(due - shown)
+            shown = due
 
 
 def _file_frames(source: FrameSource) -> Iterator[FrameAnalysis]:
-    with estimator_for(source, num_poses=2) as estimator:
-        with progress_bar(source.frame_count, "calibrating") as ticker:
-            for row in analyze_frames(source, estimator):
-                yield row
-                ticker.advance()
+    with progress_bar(source.frame_count, "calibrating") as ticker:
+        for row in calibration_frames(source):
+            yield row
+            ticker.advance()
 
 
 def _summary(profile: Profile) -> Table:
@@ -127,7 +125,7 @@ def calibrate(
         source_spec, start_ms=_seconds_to_ms(start), end_ms=_seconds_to_ms(end)
     ) as source:
         rows = _camera_frames(source, seconds) if source.kind == "camera" else _file_frames(source)
-        samples = [CalibrationSample(r.metrics, r.pose.person_count, r.brightness) for r in rows]
+        samples = [CalibrationSample(r.metrics, r.person_count, r.brightness) for r in rows]
         description = source.description
     profile = build_profile(
         samples, name=name, source=description, model=DEFAULT_MODEL, force=force

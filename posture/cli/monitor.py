@@ -18,7 +18,7 @@ from rich.console import Console
 from calibration.gates import CalibrationSample
 from calibration.profile import DEFAULT_PROFILE_NAME, Profile, ProfileStore
 from calibration.protocol import calibrate as build_profile
-from posture.analysis import analyze_frames, estimator_for
+from posture.analysis import calibration_frames
 from posture.cli.common import profile_store, source_option, stderr, stdout
 from posture.cli.report import show_report
 from posture.config import load_config
@@ -242,13 +242,10 @@ HISTORY_FILE = "history.sqlite3"
 
 
 def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
-    with (
-        open_source(video, end_ms=round(end_s * 1000)) as source,
-        estimator_for(source) as estimator,
-    ):
+    with open_source(video, end_ms=round(end_s * 1000)) as source:
         samples = [
-            CalibrationSample(row.metrics, row.pose.person_count, row.brightness)
-            for row in analyze_frames(source, estimator)
+            CalibrationSample(row.metrics, row.person_count, row.brightness)
+            for row in calibration_frames(source)
         ]
         description = f"{source.description} (0-{end_s:g} s)"
     profile = build_profile(samples, name="demo", source=description)
