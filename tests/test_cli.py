@@ -140,6 +140,31 @@ def test_console_script_runs_help_and_version(tmp_path):
     assert json.loads(analyze.stdout)["verdict"] == "good"
 
 
+def test_hints_name_the_command_the_way_it_was_run(tmp_path, monkeypatch):
+    """After the quick start `posture` is `.venv/bin/posture`, off PATH: a hint
+    such as "run posture report" must name that path, or pasting it fails."""
+    from posture.cli.common import command_name
+
+    script = tmp_path / ".venv" / "bin" / "posture"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert command_name(str(script)) == os.path.join(".venv", "bin", "posture")
+    assert command_name(".venv/bin/posture") == os.path.join(".venv", "bin", "posture")
+    monkeypatch.chdir(script.parent)
+    assert command_name("./posture") == os.path.join(".", "posture")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert command_name(str(script)) == str(script)
+    # On PATH, or run as `python -m posture`: the plain name.
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert command_name(str(script)) == "posture"
+    assert command_name("/usr/lib/python3/site-packages/posture/__main__.py") == "posture"
+
+
 def test_module_entry_point_reports_errors_without_traceback():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(

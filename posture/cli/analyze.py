@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
-from posture.cli.common import cell, load_profile, progress_bar, stdout
+from posture.cli.common import cell, command_name, load_profile, progress_bar, stdout
 from posture.scoring import Scorer, VerdictSmoother
 from posture.sources import open_source
 
@@ -54,7 +54,7 @@ def _scorer(profile_name: str | None, uncalibrated: bool) -> tuple[Scorer | None
     if uncalibrated:
         return Scorer(), (
             "judged against the population default profile (not calibrated to you: "
-            "run `posture calibrate` for verdicts that fit you)"
+            f"run `{command_name()} calibrate` for verdicts that fit you)"
         )
     return None, None
 

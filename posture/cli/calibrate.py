@@ -14,7 +14,14 @@ from calibration.gates import CalibrationSample
 from calibration.profile import DEFAULT_PROFILE_NAME, Profile
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import FrameAnalysis, calibration_frames
-from posture.cli.common import profile_store, progress_bar, source_option, stderr, stdout
+from posture.cli.common import (
+    command_name,
+    profile_store,
+    progress_bar,
+    source_option,
+    stderr,
+    stdout,
+)
 from posture.errors import ProfileError
 from posture.metrics import View
 from posture.pose import DEFAULT_MODEL
@@ -157,7 +164,7 @@ def list_profiles() -> None:
     store = profile_store()
     names = store.names()
     if not names:
-        stdout().print("No profiles yet: run `posture calibrate` to create one.")
+        stdout().print(f"No profiles yet: run `{command_name()} calibrate` to create one.")
         return
     table = Table(title=f"Profiles in {store.folder}", title_justify="left")
     for column in ("name", "view", "frames", "created", "source"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -79,3 +82,25 @@ def profile_store() -> ProfileStore:
 
 def load_profile(name: str) -> Profile:
     return profile_store().load(name)
+
+
+def command_name(argv0: str | None = None) -> str:
+    """How to type `posture` again, for hints like "now run posture report".
+
+    After the README's quick start the script is `.venv/bin/posture`, which is
+    not on PATH: the hint then names the path the user ran it by (relative to
+    the current folder when it is below it), so it works when pasted.
+    """
+    script = Path(sys.argv[0] if argv0 is None else argv0)
+    if script.name != "posture":
+        return "posture"  # `python -m posture` or an embedding program
+    on_path = shutil.which("posture")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "posture"
+    absolute = Path(os.path.abspath(script))
+    try:
+        relative = absolute.relative_to(Path.cwd())
+    except ValueError:  # not below the current folder
+        return str(absolute)
+    # A shell runs a bare name from PATH only: `./posture` for the current folder.
+    return str(relative) if len(relative.parts) > 1 else f".{os.sep}{relative}"

@@ -19,7 +19,7 @@ from calibration.gates import CalibrationSample
 from calibration.profile import DEFAULT_PROFILE_NAME, Profile, ProfileStore
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import calibration_frames
-from posture.cli.common import profile_store, source_option, stderr, stdout
+from posture.cli.common import command_name, profile_store, source_option, stderr, stdout
 from posture.cli.report import show_report
 from posture.config import load_config
 from posture.errors import SourceError
@@ -122,7 +122,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
     if name is None:
         console.print(
             "No calibration yet: judging against the population default profile. "
-            "Run `posture calibrate` for verdicts that fit you."
+            f"Run `{command_name()} calibrate` for verdicts that fit you."
         )
         return Scorer(), None
     profile = store.load(name)
@@ -322,7 +322,7 @@ def demo(video: Path, speed: float, home: Path) -> None:
         show_report(history, day, day, out=out)
     out.print(
         f"The demo's history is in {home} (not your real one): "
-        f"POSTURE_HOME={home} posture report --html report.html",
+        f"POSTURE_HOME={home} {command_name()} report --html report.html",
         soft_wrap=True,
     )
 

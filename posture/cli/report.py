@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from posture.cli.common import stderr, stdout
+from posture.cli.common import command_name, stderr, stdout
 from posture.history import PAIN_LOCATIONS, day_bounds, summarize
 from posture.report import (
     SAFETY_NOTE,
@@ -216,7 +216,7 @@ def pain_add(level: int, where: str, feels: str, note: str) -> None:
     feeling = f" ({entry.feels})" if entry.feels else ""
     out.print(
         f"Noted at {entry.at.strftime('%H:%M')}: {entry.where.replace('-', ' ')} pain "
-        f"{entry.level}/10{feeling}. It appears beside your posture in `posture report`."
+        f"{entry.level}/10{feeling}. It appears beside your posture in `{command_name()} report`."
     )
     if entry.level >= PAIN_NOTE_FROM_LEVEL:
         out.print(SAFETY_NOTE)
@@ -237,7 +237,7 @@ def pain_list(first: date | None, last: date | None) -> None:
         entries = store.pain_entries(start, end)
     out = stdout()
     if not entries:
-        out.print("No pain entries: add one with `posture pain add --level N`.")
+        out.print(f"No pain entries: add one with `{command_name()} pain add --level N`.")
         return
     table = Table(title="Pain journal", title_justify="left")
     for column in ("when", "level", "where", "feels", "note"):
@@ -288,7 +288,8 @@ def data_delete(before: date | None, yes: bool) -> None:
     what = f"--before {before.isoformat()} " if before else ""
     if not yes:
         raise click.UsageError(
-            f"deleting history cannot be undone: run `posture data delete {what}--yes` to confirm"
+            f"deleting history cannot be undone: run `{command_name()} data delete {what}--yes` "
+            "to confirm"
         )
     path = default_path()
     if not path.exists():
