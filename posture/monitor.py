@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -182,6 +182,8 @@ class MonitorSummary:
     episodes: list[EpisodeEvent] = field(default_factory=list)
     breaks: list[BreakEvent] = field(default_factory=list)
     camera_gaps_s: list[float] = field(default_factory=list)
+    # What the history already held for the day this run started on.
+    earlier_today: list[MinuteRow] = field(default_factory=list)
 
     @property
     def present_s(self) -> float:
@@ -192,6 +194,16 @@ class MonitorSummary:
         """The session's posture score, by the same definition as the daily report's."""
         current = [] if self.open_minute is None else [self.open_minute.row()]
         return posture_score([*self.finished_minutes, *current])
+
+    @property
+    def day_score(self) -> int | None:
+        """Today's score so far: the history's earlier minutes of the day plus this
+        run's, by the daily report's definition. After midnight, the new day only."""
+        rows = [*self.finished_minutes]
+        if self.open_minute is not None:
+            rows.append(self.open_minute.row())
+        day = rows[-1].start.date() if rows else self.started_at.date()
+        return posture_score(r for r in (*self.earlier_today, *rows) if r.start.date() == day)
 
     def add(self, sample: Sample) -> None:
         self.samples += 1
@@ -219,15 +231,18 @@ class Status:
     in_state_s: float
     session_score: float | None
     snoozed: bool
+    day_score: float | None = None
 
     def line(self) -> str:
+        def shown(value: float | None) -> str:
+            return "--" if value is None else f"{value:.0f}"
+
         score = "--" if self.score is None else f"{self.score:3d}"
-        mean = "--" if self.session_score is None else f"{self.session_score:.0f}"
         state = "away" if self.verdict is Verdict.NO_PERSON else self.verdict.value
         snooze = "  (nudges snoozed)" if self.snoozed else ""
         return (
             f"{state:<14} score {score}  for {_duration(self.in_state_s):>6}  "
-            f"session {mean}{snooze}"
+            f"today {shown(self.day_score)}  session {shown(self.session_score)}{snooze}"
         )
 
 
@@ -241,7 +256,11 @@ def _duration(seconds: float) -> str:
 
 
 class Monitor:
-    """One monitoring run over a frame source. Call `run()` once."""
+    """One monitoring run over a frame source. Call `run()` once.
+
+    `earlier_today`: the history's minutes of the day so far, so that the
+    status line can show today's score and not only this run's.
+    """
 
     def __init__(
         self,
@@ -258,6 +277,7 @@ class Monitor:
         source_name: str = "",
         profile_name: str | None = None,
         preview: Callable[[Frame, PoseResult, Assessment], None] | None = None,
+        earlier_today: Sequence[MinuteRow] = (),
     ) -> None:
         self.open_source = open_source
         self.scorer = scorer
@@ -271,7 +291,7 @@ class Monitor:
         self.smoother = VerdictSmoother(self.settings.smoother, clock=clock)
         self.presence = PresenceTracker()
         self.started_at = now()
-        self.summary = MonitorSummary(self.started_at)
+        self.summary = MonitorSummary(self.started_at, earlier_today=list(earlier_today))
         self.source_name = source_name
         self.profile_name = profile_name
         self.preview = preview
@@ -434,6 +454,7 @@ class Monitor:
                     in_state_s=now_s - self._state[1],
                     session_score=self.summary.score,
                     snoozed=self.engine.snoozed(now_s),
+                    day_score=self.summary.day_score,
                 )
             )
 

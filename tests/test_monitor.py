@@ -10,14 +10,15 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 
 from posture import monitor as monitor_module
 from posture import sources
-from posture.monitor import Monitor, MonitorSettings, open_throttled
+from posture.history import MinuteRow
+from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.nudges import NudgePolicy
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.scoring import Scorer, Verdict
@@ -113,6 +114,23 @@ def test_the_history_gets_every_sample_flushes_and_the_session_end(session_run):
     assert [n.message for n in recorder.nudges] == [e.message for e in shown]
     assert {e.verdict for e in recorder.episodes} >= {Verdict.RECLINED}
     assert all(s.score is not None for s in recorder.samples)
+
+
+def test_todays_score_adds_the_days_earlier_sessions_to_this_one():
+    nine = datetime(2026, 11, 24, 9, 0).astimezone()
+    earlier = [
+        MinuteRow(nine - timedelta(days=1), {Verdict.GOOD: 60.0}),  # yesterday: not today
+        MinuteRow(nine, {Verdict.SLOUCH: 60.0}),  # just past threshold: half credit
+    ]
+    summary = MonitorSummary(nine + timedelta(hours=1), earlier_today=earlier)
+    assert summary.score is None and summary.day_score == 50
+    summary.add(Sample(nine + timedelta(hours=1, minutes=1), 60.0, Verdict.GOOD, 100))
+    assert summary.score == 100 and summary.day_score == 75
+    # Past midnight the status line moves on to the new day.
+    summary.add(Sample(nine + timedelta(hours=15, minutes=1), 60.0, Verdict.SLOUCH, 70))
+    assert summary.day_score == 50
+    line = Status(5.0, Verdict.GOOD, 97, 5.0, session_score=80, snoozed=False, day_score=75).line()
+    assert "today 75" in line and "session 80" in line
 
 
 class FlakySource(SourceBase):
@@ -269,3 +287,17 @@ def test_demo_refuses_to_empty_a_folder_it_did_not_make(tmp_path, capsys):
     code, _, err = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(tmp_path)], capsys)
     assert code == 2 and "not an old demo folder" in err
     assert (tmp_path / "thesis.tex").exists()
+
+
+def test_a_second_run_of_the_day_reports_the_day_so_far(capsys):
+    from tests.test_cli import run
+
+    replay = ["monitor", "--source", str(REPO / "samples" / "upright"), "--speed", "0"]
+    code, out, err = run(replay, capsys)
+    assert code == 0, err
+    assert "Posture score: 100 / 100" in out and "Today so far" not in out
+    code, out, err = run(replay, capsys)
+    assert code == 0, err
+    assert "Today so far, with earlier sessions: 100 / 100" in out
+    code, out, err = run([*replay, "--no-history"], capsys)
+    assert code == 0 and "Today so far" not in out

@@ -23,6 +23,7 @@ from posture.cli.common import command_name, profile_store, source_option, stder
 from posture.cli.report import show_report
 from posture.config import load_config
 from posture.errors import SourceError
+from posture.history import MinuteRow, day_bounds
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
@@ -98,6 +99,8 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
     console.print(f"Session: {_minutes(summary.duration_s)}, present {_minutes(present)}.")
     if summary.score is not None:
         console.print(f"Posture score: {summary.score} / 100")
+    if summary.earlier_today and summary.day_score is not None:
+        console.print(f"Today so far, with earlier sessions: {summary.day_score} / 100")
     parts = [
         f"{verdict.value} {_minutes(seconds)}"
         for verdict, seconds in summary.seconds_by_verdict.most_common()
@@ -114,6 +117,13 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
         console.print(
             f"Camera unavailable {len(summary.camera_gaps_s)} time(s), {gap:.0f} s in all."
         )
+
+
+def _earlier_today(recorder: object) -> list[MinuteRow]:
+    """The history's minutes of today so far (none without a history)."""
+    if not isinstance(recorder, HistoryStore):
+        return []
+    return recorder.minutes(*day_bounds(datetime.now().astimezone().date()))
 
 
 def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str | None]:
@@ -212,6 +222,7 @@ def monitor(
             source_name=source_spec,
             profile_name=name,
             preview=window,
+            earlier_today=_earlier_today(recorder),
         )
         if snooze_minutes:
             runner.snooze(snooze_minutes)
