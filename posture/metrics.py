@@ -132,8 +132,20 @@ METRIC_NAMES: tuple[str, ...] = tuple(
 )
 
 
+def _norm(vector: FloatArray) -> float:
+    """Length of a short vector (np.linalg.norm's generality costs more than the sum)."""
+    return math.sqrt(float(np.dot(vector, vector)))
+
+
+def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    """3D cross product, without np.cross's broadcasting machinery."""
+    a0, a1, a2 = a.tolist()
+    b0, b1, b2 = b.tolist()
+    return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+
+
 def _unit(vector: FloatArray) -> FloatArray | None:
-    norm = float(np.linalg.norm(vector))
+    norm = _norm(vector)
     if norm < 1e-9 or not math.isfinite(norm):
         return None
     return vector / norm
@@ -162,7 +174,7 @@ def _roll_deg(geometry: _Geometry, left: int, right: int) -> float:
     """
     if geometry.world_ok(left, right):
         span = geometry.world[left] - geometry.world[right]
-        length = float(np.linalg.norm(span))
+        length = _norm(span)
         if length > 1e-9:
             return math.degrees(math.asin(max(-1.0, min(1.0, float(span[1]) / length))))
     return _line_angle_deg(geometry.px[right], geometry.px[left])
@@ -178,16 +190,22 @@ class _Geometry:
         self.px = pose.image_xy * np.array([width, height], dtype=np.float64)
         self.world = pose.world_xyz
         self.diagonal_px = math.hypot(width, height)
+        # Per-landmark answers, computed once: the metrics ask about the same
+        # few landmarks dozens of times per frame.
+        margin = IN_FRAME_MARGIN
+        xy = pose.image_xy
+        self._visible = ((pose.visibility >= threshold) & pose.detected).tolist()
+        self._in_frame = np.all((xy >= -margin) & (xy <= 1.0 + margin), axis=1).tolist()
+        self._world_ok = np.all(np.isfinite(self.world), axis=1).tolist()
 
     def visible(self, *indices: int) -> bool:
-        return all(self.pose.is_visible(i, self.threshold) for i in indices)
+        return all(self._visible[i] for i in indices)
 
     def in_frame(self, *indices: int) -> bool:
-        xy = self.pose.image_xy[list(indices)]
-        return bool(np.all((xy >= -IN_FRAME_MARGIN) & (xy <= 1.0 + IN_FRAME_MARGIN)))
+        return all(self._in_frame[i] for i in indices)
 
     def world_ok(self, *indices: int) -> bool:
-        return bool(np.all(np.isfinite(self.world[list(indices)])))
+        return all(self._world_ok[i] for i in indices)
 
     def mid_px(self, a: int, b: int) -> FloatArray:
         return np.asarray((self.px[a] + self.px[b]) / 2.0, dtype=np.float64)
@@ -311,7 +329,7 @@ def body_frame(geometry: _Geometry) -> tuple[FloatArray, FloatArray] | None:
     lateral = _unit(shoulder_line * np.array([1.0, 0.0, 1.0]))
     if lateral is None:
         return None
-    forward = np.cross(UP, lateral)
+    forward = _cross(UP, lateral)
     nose_direction = geometry.world[Landmark.NOSE] - geometry.mid_world(*ears)
     if float(np.dot(nose_direction, forward)) < 0:
         forward = -forward
@@ -343,9 +361,7 @@ def world_measures(
     if geometry.visible(head_pts[0]) or geometry.visible(head_pts[1]):
         neck_vector = geometry.mid_world(*head_pts) - shoulders
         neck = _inclination_3d(neck_vector, forward)
-        width = float(
-            np.linalg.norm(geometry.world[shoulder_pts[1]] - geometry.world[shoulder_pts[0]])
-        )
+        width = float(_norm(geometry.world[shoulder_pts[1]] - geometry.world[shoulder_pts[0]]))
         if width > 1e-6:
             head_forward = float(np.dot(neck_vector, forward)) / width
     trunk = None
@@ -373,7 +389,7 @@ def body_scale_px(geometry: _Geometry) -> float | None:
     if spread < 1e-9:
         return None
     px_per_m = float((image * world).sum()) / spread
-    width_m = float(np.linalg.norm(geometry.world[shoulders[1]] - geometry.world[shoulders[0]]))
+    width_m = _norm(geometry.world[shoulders[1]] - geometry.world[shoulders[0]])
     scale = px_per_m * width_m
     return scale if scale > 1e-6 else None
 
@@ -446,9 +462,7 @@ def compute_metrics(
         head_height_ratio=ratio(head_height),
         head_size_ratio=ratio(head_size_px),
         head_size_frac=head_size_frac,
-        shoulder_width_ratio=ratio(
-            float(np.linalg.norm(geometry.px[right_sh] - geometry.px[left_sh]))
-        ),
+        shoulder_width_ratio=ratio(_norm(geometry.px[right_sh] - geometry.px[left_sh])),
         torso_height_ratio=ratio(torso_height),
         shoulder_tilt_deg=_roll_deg(geometry, left_sh, right_sh),
         head_roll_deg=head_roll,
