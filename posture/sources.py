@@ -247,7 +247,7 @@ class CameraSource(SourceBase):
             self._capture: cv2.VideoCapture | None = cv2.VideoCapture(index)
         if not self._capture.isOpened():
             self.close()
-            other = index + 1 if index < 99 else 0
+            other = 1 if index == 0 else 0  # the usual built-in camera, or the next one
             raise SourceError(
                 f"cannot open camera {index}: check that it is connected and not in use by "
                 f"another program (try --source {other} for another camera)"
@@ -436,8 +436,8 @@ class VideoFileSource(SourceBase):
             duration_ms = usable_count * 1000 / usable_fps
             if self.start_ms >= duration_ms:
                 raise SourceError(
-                    f"start {self.start_ms} ms is past the end of video '{self.path}' "
-                    f"({duration_ms:.0f} ms long): choose an earlier start"
+                    f"start {_seconds(self.start_ms)} is past the end of video '{self.path}' "
+                    f"({_seconds(duration_ms)} long): choose an earlier start"
                 )
         return usable_fps, usable_count
 
@@ -568,12 +568,17 @@ class _Prefetcher:
             self._thread.join()
 
 
+def _seconds(ms: float) -> str:
+    """A time for people, in the seconds `--start` and `--end` take."""
+    return f"{ms / 1000:.3g} s" if ms < 1000 else f"{ms / 1000:.1f} s".replace(".0 s", " s")
+
+
 def _check_range(start_ms: int | None, end_ms: int | None) -> None:
     if start_ms is not None and start_ms < 0:
-        raise SourceError(f"start must be 0 ms or later, got {start_ms} ms")
+        raise SourceError(f"start must be 0 s or later, got {_seconds(start_ms)}")
     if end_ms is not None and end_ms <= (start_ms or 0):
         raise SourceError(
-            f"end ({end_ms} ms) must be after start ({start_ms or 0} ms): "
+            f"end ({_seconds(end_ms)}) must be after start ({_seconds(start_ms or 0)}): "
             "choose an end later than the start"
         )
 

@@ -204,13 +204,13 @@ def test_video_errors_name_the_file_and_the_fix(tmp_path: Path, video_path: Path
         VideoFileSource(empty_avi)
     with pytest.raises(SourceError, match=r"stride must be 1 or more, got 0"):
         VideoFileSource(video_path, stride=0)
-    with pytest.raises(SourceError, match=r"end \(1000 ms\) must be after start \(2000 ms\)"):
+    with pytest.raises(SourceError, match=r"end \(1 s\) must be after start \(2 s\)"):
         VideoFileSource(video_path, start_ms=2000, end_ms=1000)
-    with pytest.raises(SourceError, match=r"end \(1000 ms\) must be after start \(1000 ms\)"):
+    with pytest.raises(SourceError, match=r"end \(1 s\) must be after start \(1 s\)"):
         VideoFileSource(video_path, start_ms=1000, end_ms=1000)
-    with pytest.raises(SourceError, match=r"start must be 0 ms or later, got -5 ms"):
+    with pytest.raises(SourceError, match=r"start must be 0 s or later, got -0.005 s"):
         VideoFileSource(video_path, start_ms=-5)
-    with pytest.raises(SourceError, match=r"start 3000 ms is past the end of video .*2500 ms long"):
+    with pytest.raises(SourceError, match=r"start 3 s is past the end of video .*\(2.5 s long\)"):
         VideoFileSource(video_path, start_ms=3000)
 
 
@@ -558,6 +558,8 @@ def test_camera_that_cannot_open_says_so_and_suggests_another_index(
         r"program \(try --source 1 for another camera\)$",
     ):
         CameraSource(0)
+    with pytest.raises(SourceError, match=r"camera 3: .*\(try --source 0 for another camera\)$"):
+        CameraSource(3)  # a numbered camera that is not there: the built-in one is 0
     assert opened[0][1].released
 
 
