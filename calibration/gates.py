@@ -58,8 +58,12 @@ class CalibrationSample:
 FRAMING_HINT = "sit facing the camera with your head and both shoulders in the picture"
 
 
+def _frames(count: int) -> str:
+    return f"{count} frame" if count == 1 else f"{count} frames"
+
+
 def _share(count: int, total: int) -> str:
-    return f"{count} of {total} frames"
+    return f"{count} of {_frames(total)}"
 
 
 def accepted_frames(samples: Sequence[CalibrationSample]) -> list[PostureMetrics]:
@@ -75,7 +79,7 @@ def accepted_frames(samples: Sequence[CalibrationSample]) -> list[PostureMetrics
         )
     posed = [s for s in samples if s.metrics is not None]
     if not posed:
-        raise CalibrationError(f"no person found in {total} frames: {FRAMING_HINT}")
+        raise CalibrationError(f"no person found in {_frames(total)}: {FRAMING_HINT}")
     if len(posed) < MIN_POSE_FRACTION * total:
         raise CalibrationError(
             f"a pose was found in only {_share(len(posed), total)}: {FRAMING_HINT}, and keep still"

@@ -280,7 +280,7 @@ def _write_image(path, value):
         (["analyze", "SESSION", "--profile", "x", "--uncalibrated"], 2, "either --profile"),
         (["calibrate", "--source", "UPRIGHT", "--profile", "../evil"], 1, "invalid profile name"),
         (["calibrate", "--source", "DARK"], 1, "too dark to calibrate"),
-        (["calibrate", "--source", "GREY"], 1, "no person found in 1 frames"),
+        (["calibrate", "--source", "GREY"], 1, "no person found in 1 frame:"),
         (["calibrate", "--source", "SESSION", "--seconds", "0"], 2, "--seconds"),
         (["profile", "show", "nobody"], 1, "no profile named 'nobody'"),
         (["profile", "delete", "nobody", "--yes"], 1, "no profile named 'nobody'"),
