@@ -85,12 +85,20 @@ def population_profiles() -> dict[View, Profile]:
     }
     if not profiles:
         raise ProfileError("bundled population profile is empty; reinstall posture")
+    return with_every_view(profiles)
+
+
+def with_every_view(profiles: dict[View, Profile]) -> dict[View, Profile]:
+    """`profiles` with a missing view borrowing its nearest neighbour's profile."""
+    if not profiles:
+        raise ValueError("no population profile to borrow from")
     neighbours = {
         View.OBLIQUE: (View.FRONTAL, View.SIDE),
         View.FRONTAL: (View.OBLIQUE, View.SIDE),
         View.SIDE: (View.OBLIQUE, View.FRONTAL),
     }
+    filled = dict(profiles)
     for view, options in neighbours.items():
-        if view not in profiles:
-            profiles[view] = next(profiles[o] for o in options if o in profiles)
-    return profiles
+        if view not in filled:
+            filled[view] = next(profiles[o] for o in options if o in profiles)
+    return filled

@@ -117,13 +117,21 @@ def read_labels(csv_path: Path) -> list[LabelRow]:
 
 
 def measure_rows(
-    rows: Sequence[LabelRow], advance: Callable[[], None] = lambda: None
+    rows: Sequence[LabelRow],
+    advance: Callable[[], None] = lambda: None,
+    alter: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[MeasuredRow]:
-    """Run the model once per image (IMAGE mode, up to two people for the crowd gate)."""
+    """Run the model once per image (IMAGE mode, up to two people for the crowd gate).
+
+    `alter` changes each image before it is measured (robustness checks:
+    `benchmarks/accuracy_variants.py`).
+    """
     measured = []
     with PoseEstimator(mode="image", num_poses=2) as estimator:
         for row in rows:
             image = _read_image(row.path)
+            if alter is not None:
+                image = alter(image)
             pose = estimator.estimate_image(image)
             metrics = compute_metrics(pose)
             present = PresenceTracker().person_present(0, metrics, pose.detected, image)

@@ -113,3 +113,23 @@ def test_accuracy_on_the_dev_set_does_not_drop_below_the_recorded_baseline():
         for group, figure in groups.items():
             got = measured[mode][group]["balanced_accuracy"]
             assert got is not None and got >= figure - 1e-4, (mode, group, got, figure)
+
+
+def test_images_can_be_altered_before_they_are_measured(tmp_path):
+    """The robustness check (benchmarks/accuracy_variants.py) measures altered copies."""
+    import numpy as np
+
+    from calibration.population import derive_population, with_every_view
+    from posture.evaluate import population_samples
+    from posture.metrics import View
+
+    # Upright side views from two sources: a population needs more than one.
+    rows = read_labels(write_labels(tmp_path, [*SAMPLE_ROWS[:3], SAMPLE_ROWS[7]]))
+    mirrored = measure_rows(rows, alter=lambda image: image[:, ::-1].copy())
+    assert all(m.metrics is not None for m in mirrored)
+    blanked = measure_rows(rows, alter=np.zeros_like)
+    assert all(m.metrics is None for m in blanked)
+    # Side views only: the other views borrow the side profile.
+    profiles = with_every_view(derive_population(population_samples(mirrored)))
+    assert set(profiles) == set(View)
+    assert profiles[View.FRONTAL] is profiles[View.SIDE]
