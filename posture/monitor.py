@@ -37,11 +37,18 @@ from posture.analysis import estimator_for
 from posture.errors import SourceError
 from posture.history import MinuteRow, MinuteTally, posture_score, split_by_minute
 from posture.landmarks import PoseResult
-from posture.metrics import compute_metrics
+from posture.metrics import View, compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
 from posture.presence import PresenceTracker
 from posture.records import Break, Episode, Nudge, NullRecorder, Recorder, Sample, SessionInfo
-from posture.scoring import Assessment, Scorer, SmootherSettings, Verdict, VerdictSmoother
+from posture.scoring import (
+    Assessment,
+    Scorer,
+    SmootherSettings,
+    Verdict,
+    VerdictSmoother,
+    ViewCheck,
+)
 from posture.sources import CameraLostError, CameraSource, Frame, FrameSource, VideoFileSource
 
 log = logging.getLogger(__name__)
@@ -184,6 +191,8 @@ class MonitorSummary:
     camera_gaps_s: list[float] = field(default_factory=list)
     # What the history already held for the day this run started on.
     earlier_today: list[MinuteRow] = field(default_factory=list)
+    # Set when the camera came to see the user from another side than the profile's.
+    view_advice: str | None = None
 
     @property
     def present_s(self) -> float:
@@ -301,6 +310,8 @@ class Monitor:
         self.rate = AdaptiveRate(self.settings)
         self.frames_analysed = 0
         self._shown: Assessment | None = None  # the latest smoothed verdict, for the preview
+        profile = scorer.profile
+        self.view_check = ViewCheck(profile.view) if profile is not None else None
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -364,8 +375,17 @@ class Monitor:
                     judged = True
                 if judged:
                     self._shown = self._judge(now_s, assessment)
+                    if metrics is not None:
+                        self._check_view(metrics.view)
                 if self.preview is not None:
                     self.preview(frame, pose, self._shown or assessment)
+
+    def _check_view(self, view: View) -> None:
+        if self.view_check is None or self.view_check.update(view) is None:
+            return
+        advice = self.view_check.advice(self.profile_name or "default")
+        self.summary.view_advice = advice
+        log.warning("%s", advice)
 
     def _due(self, now_s: float) -> bool:
         """Judge at most `fps` camera samples a second: frames of a burst in between

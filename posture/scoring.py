@@ -350,3 +350,60 @@ class VerdictSmoother:
             neck_excess=latest.neck_excess,
             trunk_excess=latest.trunk_excess,
         )
+
+
+# The share of frames that must show the other side before anyone is told.
+VIEW_MISMATCH_SHARE = 0.8
+
+
+class ViewCheck:
+    """Notices when the camera sees the user from another side than the profile's.
+
+    Side views are judged by other rules than frontal and oblique ones (the 2D
+    neck and trunk angles), against baselines measured side-on; a profile
+    calibrated from the front says little about a side view, and the other way
+    round. Frontal and oblique share their rules, so only a change across that
+    line counts. `update` returns the new view once, when at least `share` of
+    the last `window` frames with a pose show it; then stays quiet until the
+    frames agree with the profile again.
+    """
+
+    def __init__(
+        self, calibrated: View, window: int = 30, share: float = VIEW_MISMATCH_SHARE
+    ) -> None:
+        if window < 1 or not 0.5 < share <= 1.0:
+            raise ValueError(f"need window >= 1 and share in (0.5, 1], got {window}, {share}")
+        self.calibrated = calibrated
+        self.share = share
+        self._views: deque[View] = deque(maxlen=window)
+        self.mismatch: View | None = None
+
+    def update(self, view: View) -> View | None:
+        self._views.append(view)
+        if len(self._views) < (self._views.maxlen or 1):
+            return None
+        view_now, count = Counter(self._views).most_common(1)[0]
+        differs = (view_now is View.SIDE) != (self.calibrated is View.SIDE)
+        if differs and count >= self.share * len(self._views):
+            if self.mismatch is None:
+                self.mismatch = view_now
+                return view_now
+        elif not differs:
+            self.mismatch = None
+        return None
+
+    def advice(self, profile_name: str) -> str:
+        return view_advice(self.mismatch or self.calibrated, self.calibrated, profile_name)
+
+
+def view_advice(seen: View, calibrated: View, profile_name: str) -> str:
+    """What to tell someone judged against a profile from the other side of the line."""
+
+    def side(view: View) -> str:
+        return "the side" if view is View.SIDE else "the front"
+
+    return (
+        f"the camera sees you from {side(seen)}, but profile {profile_name!r} was "
+        f"calibrated from {side(calibrated)}: verdicts may be off until you calibrate "
+        "again in this set-up"
+    )

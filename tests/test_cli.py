@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from posture.cli import main
-from tests.conftest import REPO, SESSION_VIDEO, SLOUCHED_PHOTO, UPRIGHT_PHOTO
+from tests.conftest import REPO, SAMPLES, SESSION_VIDEO, SLOUCHED_PHOTO, UPRIGHT_PHOTO
+
+FRONTAL_PHOTO = SAMPLES / "frontal" / "man-selfie.jpg"
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -243,6 +245,16 @@ def test_calibrating_on_a_video_measures_it_as_analyze_does(capsys):
     assert abs(statistics.median(r["neck_excess"] for r in same)) < 0.1
     assert abs(statistics.median(r["trunk_excess"] for r in same)) < 0.1
     assert statistics.median(r["score"] for r in same) >= 97
+
+
+def test_analyze_says_when_the_profile_was_calibrated_from_the_other_side(capsys):
+    code, _, err = run(["calibrate", "--source", str(FRONTAL_PHOTO), "--profile", "laptop"], capsys)
+    assert code == 0, err
+    code, _, err = run(["analyze", str(UPRIGHT_PHOTO.parent), "--profile", "laptop"], capsys)
+    said = " ".join(err.split())  # the console wraps long lines
+    assert code == 0 and "calibrated from the front" in said and "you from the side" in said
+    code, _, err = run(["analyze", str(FRONTAL_PHOTO), "--profile", "laptop", "--json"], capsys)
+    assert code == 0 and "calibrated from" not in err
 
 
 def test_analyze_uncalibrated_says_so(capsys):

@@ -301,3 +301,30 @@ def test_a_second_run_of_the_day_reports_the_day_so_far(capsys):
     assert "Today so far, with earlier sessions: 100 / 100" in out
     code, out, err = run([*replay, "--no-history"], capsys)
     assert code == 0 and "Today so far" not in out
+
+
+def test_a_profile_from_the_other_side_of_the_camera_is_pointed_out(session_run, caplog):
+    from calibration.gates import CalibrationSample
+    from calibration.protocol import calibrate
+    from posture.analysis import calibration_frames
+    from posture.sources import open_source
+
+    summary, _, _ = session_run
+    assert summary.view_advice is None  # calibrated side-on, monitored side-on
+    with open_source(REPO / "samples" / "frontal" / "man-selfie.jpg") as source:
+        samples = [
+            CalibrationSample(r.metrics, r.person_count, r.brightness)
+            for r in calibration_frames(source)
+        ]
+    frontal = calibrate(samples, name="laptop", source="test")
+    runner = Monitor(
+        lambda: open_throttled(str(SESSION_VIDEO), 2.0),
+        Scorer(frontal),
+        settings=MonitorSettings(speed=0, policy=FAST_POLICY),
+        profile_name="laptop",
+    )
+    with caplog.at_level("WARNING", logger="posture"):
+        summary = runner.run()
+    assert summary.view_advice is not None
+    assert "from the side" in summary.view_advice and "'laptop'" in summary.view_advice
+    assert [r.getMessage() for r in caplog.records] == [summary.view_advice]

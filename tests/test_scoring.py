@@ -619,3 +619,26 @@ def test_the_smoothed_score_agrees_with_the_smoothed_verdict():
     outputs = feed(smoother, [GOOD] * 100 + [SLOUCH] * 15)
     last = outputs[-1][1]
     assert last.verdict is Verdict.GOOD and last.score == 100
+
+
+def test_view_check_speaks_once_when_the_camera_moves_across_the_side_line():
+    from posture.scoring import ViewCheck
+
+    check = ViewCheck(View.FRONTAL, window=10, share=0.8)
+    # Oblique frames share the frontal rules: no reason to recalibrate.
+    assert [check.update(View.OBLIQUE) for _ in range(20)] == [None] * 20
+    # Side-on frames: only once they fill 80 % of a full window, and only once.
+    said = [check.update(View.SIDE) for _ in range(30)]
+    assert said.index(View.SIDE) == 7 and said.count(View.SIDE) == 1
+    assert "from the side" in check.advice("desk") and "'desk'" in check.advice("desk")
+    assert "calibrated from the front" in check.advice("desk")
+    # Back in front of the camera, then side-on again: said again.
+    for _ in range(10):
+        check.update(View.FRONTAL)
+    assert check.mismatch is None
+    assert View.SIDE in [check.update(View.SIDE) for _ in range(10)]
+    # A mixed stream (60 % side) is not a set-up change.
+    mixed = ViewCheck(View.FRONTAL, window=10, share=0.8)
+    assert not any(mixed.update(View.SIDE if i % 5 < 3 else View.FRONTAL) for i in range(50))
+    with pytest.raises(ValueError):
+        ViewCheck(View.SIDE, window=0)

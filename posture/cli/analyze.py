@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import click
 from rich.table import Table
 
 from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
-from posture.cli.common import cell, command_name, load_profile, progress_bar, stdout
-from posture.scoring import Scorer, VerdictSmoother
+from posture.cli.common import cell, command_name, load_profile, progress_bar, stderr, stdout
+from posture.metrics import View
+from posture.scoring import VIEW_MISMATCH_SHARE, Scorer, VerdictSmoother, view_advice
 from posture.sources import open_source
 
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -33,13 +35,28 @@ class Judge:
     def __init__(self, scorer: Scorer, smooth: bool) -> None:
         self.scorer = scorer
         self.smoother = VerdictSmoother() if smooth else None
+        self.side_on: Counter[bool] = Counter()  # frames with a pose, by side view or not
 
     def add_verdict(self, row: FrameAnalysis, record: dict[str, Any]) -> None:
+        if row.metrics is not None:
+            self.side_on[row.metrics.view is View.SIDE] += 1
         assessment = self.scorer.assess(row.metrics, row.person_present)
         record.update(assessment.as_dict())
         if self.smoother is not None:
             smoothed = self.smoother.update(assessment, row.t_ms)
             record["smoothed"] = {"verdict": smoothed.verdict.value, "score": smoothed.score}
+
+    def view_warning(self) -> str | None:
+        """Advice when most frames are seen from the other side than the profile's."""
+        profile = self.scorer.profile
+        posed = sum(self.side_on.values())
+        if profile is None or not posed:
+            return None
+        other = self.side_on[profile.view is not View.SIDE]
+        if other < VIEW_MISMATCH_SHARE * posed:
+            return None
+        seen = View.SIDE if profile.view is not View.SIDE else View.FRONTAL
+        return view_advice(seen, profile.view, profile.name)
 
 
 def _scorer(profile_name: str | None, uncalibrated: bool) -> tuple[Scorer | None, str | None]:
@@ -157,6 +174,9 @@ def analyze(
                         records.append(record)
                     ticker.advance()
         description = source.description
+    warning = judge.view_warning() if judge is not None else None
+    if warning:
+        stderr().print(f"Note: {warning} (`{command_name()} calibrate --source ...`).")
     if as_json:
         return
     console = stdout()

@@ -112,6 +112,8 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
         f"Nudges: {len(summary.nudges)}, bad-posture episodes: {len(summary.episodes)}, "
         f"breaks: {len(summary.breaks)}"
     )
+    if summary.view_advice:
+        console.print(f"Note: {summary.view_advice}.")
     if summary.camera_gaps_s:
         gap = sum(summary.camera_gaps_s)
         console.print(
