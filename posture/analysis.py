@@ -120,5 +120,7 @@ def analyze_frames(
 def calibration_frames(source: FrameSource) -> Iterator[FrameAnalysis]:
     """Every frame of `source` measured exactly as the monitor and `analyze`
     measure it, with the people in view counted for the crowd gate."""
-    with estimator_for(source) as estimator, CrowdCounter() as crowd:
+    # Stills are independent pictures: each is checked.
+    every_ms = 300 if source.is_stream else 0
+    with estimator_for(source) as estimator, CrowdCounter(every_ms) as crowd:
         yield from analyze_frames(source, estimator, crowd)

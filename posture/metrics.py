@@ -371,7 +371,7 @@ def world_measures(
     if geometry.visible(head_pts[0]) or geometry.visible(head_pts[1]):
         neck_vector = geometry.mid_world(*head_pts) - shoulders
         neck = _inclination_3d(neck_vector, forward)
-        width = float(_norm(geometry.world[shoulder_pts[1]] - geometry.world[shoulder_pts[0]]))
+        width = _norm(geometry.world[shoulder_pts[1]] - geometry.world[shoulder_pts[0]])
         if width > 1e-6:
             head_forward = float(np.dot(neck_vector, forward)) / width
     trunk = None
