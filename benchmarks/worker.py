@@ -466,9 +466,9 @@ def run_analyze(args: argparse.Namespace) -> None:
     marks: dict[str, float] = {}
     counts = {"frames": 0}
 
-    def timed(source, estimator):
+    def timed(source, estimator, **options):
         marks.update(first_request_wall=time.perf_counter(), first_request_cpu=cpu_s())
-        for row in real(source, estimator):
+        for row in real(source, estimator, **options):
             counts["frames"] += 1
             yield row
         marks.update(end_wall=time.perf_counter(), end_cpu=cpu_s())

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from posture.landmarks import PoseResult
+import numpy as np
+
+from posture.landmarks import Landmark, PoseResult
 from posture.metrics import METRIC_NAMES, PostureMetrics, compute_metrics
 from posture.pose import PoseEstimator
 from posture.presence import PresenceTracker, brightness
@@ -97,13 +99,61 @@ class CrowdCounter:
         return self._count
 
 
+# Settling (see `analyze_frames`): a pose whose key points moved by more than this
+# share of their bounding box since the previous analysed frame is estimated again.
+SETTLE_SHIFT = 0.03
+SETTLE_STEP_MS = 33  # as if the same picture came again from a 30 fps camera
+KEY_POINTS = (
+    Landmark.NOSE,
+    Landmark.LEFT_EAR,
+    Landmark.RIGHT_EAR,
+    Landmark.LEFT_SHOULDER,
+    Landmark.RIGHT_SHOULDER,
+    Landmark.LEFT_HIP,
+    Landmark.RIGHT_HIP,
+)
+
+
+def pose_shift(before: PoseResult, after: PoseResult) -> float:
+    """How far the key points moved between two poses, as a share of the size of the
+    body they outline (median over the points); 1.0 when either pose is missing."""
+    if not (before.detected and after.detected):
+        return 1.0
+    keys = list(KEY_POINTS)
+    old = before.image_xy[keys] * before.image_size
+    new = after.image_xy[keys] * after.image_size
+    size = float(np.hypot(*(new.max(axis=0) - new.min(axis=0))))
+    moved = float(np.median(np.hypot(*(new - old).T)))
+    return moved / size if size > 0 else 1.0
+
+
 def analyze_frames(
-    source: FrameSource, estimator: PoseEstimator, crowd: CrowdCounter | None = None
+    source: FrameSource,
+    estimator: PoseEstimator,
+    crowd: CrowdCounter | None = None,
+    settle: int = 0,
 ) -> Iterator[FrameAnalysis]:
-    """Run the estimator, the metrics and the presence cues over every frame."""
+    """Run the estimator, the metrics and the presence cues over every frame.
+
+    `settle`: in VIDEO mode MediaPipe tracks the body from one frame to the next
+    and smooths its landmarks over time, so after a posture change it needs
+    several frames to catch up, however far apart they are. Analysing every Nth
+    frame of a video that makes verdicts N times later. With `settle` > 0, a pose
+    that moved a lot since the previous analysed frame is estimated again on the
+    same picture, up to `settle` more times, until it stops moving: the cost is
+    paid only at changes.
+    """
     presence = PresenceTracker()
+    previous: PoseResult | None = None
     for frame in source:
         pose = estimator.estimate(frame)
+        if settle and estimator.mode == "video" and previous is not None:
+            shift, repeats = pose_shift(previous, pose), 0
+            while shift > SETTLE_SHIFT and repeats < settle:
+                repeats += 1
+                again = estimator.estimate_image(frame.image, frame.t_ms + repeats * SETTLE_STEP_MS)
+                shift, pose = pose_shift(pose, again), again
+        previous = pose
         metrics = compute_metrics(pose)
         yield FrameAnalysis(
             t_ms=frame.t_ms,

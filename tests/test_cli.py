@@ -257,6 +257,24 @@ def test_analyze_says_when_the_profile_was_calibrated_from_the_other_side(capsys
     assert code == 0 and "calibrated from" not in err
 
 
+def test_analysing_every_tenth_frame_catches_up_with_a_posture_change(capsys):
+    """Tracking needs a few frames after a change; at a stride those frames are
+    seconds apart unless the changed frame is settled (sitting up again at 20 s:
+    the first upright verdict used to come at 24 s)."""
+    code, _, err = run(["calibrate", "--source", str(SESSION_VIDEO), "--end", "9.5"], capsys)
+    assert code == 0, err
+    args = ["analyze", str(SESSION_VIDEO), "--profile", "default", "--json", "--every", "10"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 40
+    upright_again = next(
+        r["t_ms"] for r in records if r["t_ms"] >= 20000 and r["verdict"] == "good"
+    )
+    reclined = next(r["t_ms"] for r in records if r["t_ms"] >= 30000 and r["verdict"] == "reclined")
+    assert upright_again <= 21000 and reclined <= 31000
+
+
 def test_analyze_uncalibrated_says_so(capsys):
     code, out, _ = run(["analyze", str(SLOUCHED_PHOTO), "--uncalibrated"], capsys)
     assert code == 0

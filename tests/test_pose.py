@@ -152,3 +152,20 @@ def test_crowd_counter_sees_a_second_person_the_tracker_cannot():
         assert crowd.count(Frame(one, 300, 2)) == 1
         # ...and at once when time runs backwards (a new file).
         assert crowd.count(Frame(two, 0, 3)) == 2
+
+
+def test_pose_shift_is_the_key_points_move_over_the_body_size():
+    import dataclasses
+
+    from posture.analysis import pose_shift
+    from posture.landmarks import PoseResult
+    from tests.skeletons import skeleton
+
+    pose = skeleton()
+    assert pose_shift(pose, pose) == 0.0
+    moved = dataclasses.replace(pose, image_xy=pose.image_xy + np.array([0.01, 0.0]))
+    width, height = pose.image_size
+    keys = pose.image_xy[[0, 7, 8, 11, 12, 23, 24]] * (width, height)
+    size = np.hypot(*(keys.max(axis=0) - keys.min(axis=0)))
+    assert pose_shift(pose, moved) == pytest.approx(0.01 * width / size)
+    assert pose_shift(pose, PoseResult.empty(pose.image_size)) == 1.0
