@@ -465,6 +465,10 @@ def test_data_export_and_delete(scripted_day, run, tmp_path):
     assert code == 0 and (tmp_path / "csv" / "minutes.csv").is_file()
     code, _, err = run("data", "export", str(tmp_path / "all.json"))
     assert code == 1 and "already exists" in err
+    # A .csv name would become a folder called all.csv: say what to type instead.
+    code, _, err = run("data", "export", str(tmp_path / "all.csv"))
+    assert code == 2 and "one file per table" in err and "all.json" in err
+    assert not (tmp_path / "all.csv").exists()
     code, out, _ = run("data", "delete", "--before", "2026-11-24", "--yes")
     assert code == 0 and "Deleted 0 rows from before 2026-11-24" in out
     code, out, _ = run("data", "delete", "--yes")

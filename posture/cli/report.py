@@ -273,6 +273,13 @@ def data() -> None:
 def data_export(path: Path, fmt: str | None) -> None:
     """Export every table of your history (never overwrites anything)."""
     fmt = fmt or ("json" if path.suffix.lower() == ".json" else "csv")
+    if fmt == "csv" and path.suffix.lower() == ".csv":
+        raise click.BadParameter(
+            f"a CSV export is a new folder with one file per table, not one file: name a "
+            f"folder (e.g. {path.with_suffix('')}), or {path.with_suffix('.json')} for one "
+            "JSON file",
+            param_hint="PATH",
+        )
     with open_history(create=False) as store:
         counts = store.export_all(path, fmt)
     where = path if fmt == "json" else f"{path}/ (one CSV file per table)"
