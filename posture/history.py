@@ -260,13 +260,31 @@ def posture_score(minutes: Iterable[MinuteRow]) -> int | None:
     seconds), rounded; None when nobody was there. A day spent upright scores
     100, a day of slight slouch 50, a day of deep slouch 0.
     """
-    credit = present = 0.0
+    tally = ScoreTally()
     for row in minutes:
-        credit += minute_credit(row)
-        present += row.present_s
-    if present <= 0:
-        return None
-    return round(100 * min(1.0, credit / present))
+        tally.add(row)
+    return tally.score()
+
+
+@dataclass
+class ScoreTally:
+    """The running sums behind `posture_score`, so that a score kept up to date all
+    day (the monitor's status line) costs the same at 17:00 as at 9:00."""
+
+    credit: float = 0.0
+    present: float = 0.0
+
+    def add(self, row: MinuteRow) -> None:
+        self.credit += minute_credit(row)
+        self.present += row.present_s
+
+    def score(self, *more: MinuteRow) -> int | None:
+        """`posture_score` of the rows added so far and `more`."""
+        credit = self.credit + sum(minute_credit(row) for row in more)
+        present = self.present + sum(row.present_s for row in more)
+        if present <= 0:
+            return None
+        return round(100 * min(1.0, credit / present))
 
 
 # -- day components ----------------------------------------------------------------------------

@@ -31,11 +31,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from posture.analysis import estimator_for
 from posture.errors import SourceError
-from posture.history import MinuteRow, MinuteTally, posture_score, split_by_minute
+from posture.history import MinuteRow, MinuteTally, ScoreTally, split_by_minute
 from posture.landmarks import PoseResult
 from posture.metrics import View, compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
@@ -181,9 +181,8 @@ class MonitorSummary:
     duration_s: float = 0.0
     samples: int = 0
     seconds_by_verdict: Counter[Verdict] = field(default_factory=Counter)
-    # Finished minutes are frozen into rows once; only the open minute is re-read
-    # for the status line's score on every sample of an all-day run.
-    finished_minutes: list[MinuteRow] = field(default_factory=list)
+    # Finished minutes are added to running sums once; only the open minute is
+    # re-read for the status line's scores on every sample of an all-day run.
     open_minute: MinuteTally | None = None
     nudges: list[NudgeEvent] = field(default_factory=list)
     episodes: list[EpisodeEvent] = field(default_factory=list)
@@ -193,6 +192,12 @@ class MonitorSummary:
     earlier_today: list[MinuteRow] = field(default_factory=list)
     # Set when the camera came to see the user from another side than the profile's.
     view_advice: str | None = None
+    _session: ScoreTally = field(default_factory=ScoreTally, init=False, repr=False)
+    _days: dict[date, ScoreTally] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for row in self.earlier_today:
+            self._days.setdefault(row.start.date(), ScoreTally()).add(row)
 
     @property
     def present_s(self) -> float:
@@ -201,18 +206,21 @@ class MonitorSummary:
     @property
     def score(self) -> int | None:
         """The session's posture score, by the same definition as the daily report's."""
-        current = [] if self.open_minute is None else [self.open_minute.row()]
-        return posture_score([*self.finished_minutes, *current])
+        current = () if self.open_minute is None else (self.open_minute.row(),)
+        return self._session.score(*current)
 
     @property
     def day_score(self) -> int | None:
         """Today's score so far: the history's earlier minutes of the day plus this
         run's, by the daily report's definition. After midnight, the new day only."""
-        rows = [*self.finished_minutes]
-        if self.open_minute is not None:
-            rows.append(self.open_minute.row())
-        day = rows[-1].start.date() if rows else self.started_at.date()
-        return posture_score(r for r in (*self.earlier_today, *rows) if r.start.date() == day)
+        if self.open_minute is None:
+            return self._days.get(self.started_at.date(), ScoreTally()).score()
+        row = self.open_minute.row()
+        return self._days.get(row.start.date(), ScoreTally()).score(row)
+
+    def _finish_minute(self, row: MinuteRow) -> None:
+        self._session.add(row)
+        self._days.setdefault(row.start.date(), ScoreTally()).add(row)
 
     def add(self, sample: Sample) -> None:
         self.samples += 1
@@ -223,7 +231,7 @@ class MonitorSummary:
         for minute, seconds in split_by_minute(start, sample.at):
             if self.open_minute is None or self.open_minute.start != minute:
                 if self.open_minute is not None:
-                    self.finished_minutes.append(self.open_minute.row())
+                    self._finish_minute(self.open_minute.row())
                 self.open_minute = MinuteTally(minute)
             self.open_minute.add(
                 sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
