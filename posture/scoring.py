@@ -352,6 +352,11 @@ class VerdictSmoother:
         )
 
 
+def across_side_line(view: View, calibrated: View) -> bool:
+    """Whether `view` is judged by other rules than `calibrated` (side against not)."""
+    return (view is View.SIDE) != (calibrated is View.SIDE)
+
+
 # The share of frames that must show the other side before anyone is told.
 VIEW_MISMATCH_SHARE = 0.8
 
@@ -383,7 +388,7 @@ class ViewCheck:
         if len(self._views) < (self._views.maxlen or 1):
             return None
         view_now, count = Counter(self._views).most_common(1)[0]
-        differs = (view_now is View.SIDE) != (self.calibrated is View.SIDE)
+        differs = across_side_line(view_now, self.calibrated)
         if differs and count >= self.share * len(self._views):
             if self.mismatch is None:
                 self.mismatch = view_now

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 import click
@@ -12,7 +11,13 @@ from rich.table import Table
 from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
 from posture.cli.common import cell, command_name, load_profile, progress_bar, stderr, stdout
 from posture.metrics import View
-from posture.scoring import VIEW_MISMATCH_SHARE, Scorer, VerdictSmoother, view_advice
+from posture.scoring import (
+    VIEW_MISMATCH_SHARE,
+    Scorer,
+    VerdictSmoother,
+    across_side_line,
+    view_advice,
+)
 from posture.sources import open_source
 
 # With --every N > 1, how many times a frame that shows a posture change may be
@@ -41,11 +46,14 @@ class Judge:
     def __init__(self, scorer: Scorer, smooth: bool) -> None:
         self.scorer = scorer
         self.smoother = VerdictSmoother() if smooth else None
-        self.side_on: Counter[bool] = Counter()  # frames with a pose, by side view or not
+        # Frames with a pose, and those seen across the side line from the profile's view.
+        self.posed = self.across = 0
 
     def add_verdict(self, row: FrameAnalysis, record: dict[str, Any]) -> None:
-        if row.metrics is not None:
-            self.side_on[row.metrics.view is View.SIDE] += 1
+        profile = self.scorer.profile
+        if row.metrics is not None and profile is not None:
+            self.posed += 1
+            self.across += across_side_line(row.metrics.view, profile.view)
         assessment = self.scorer.assess(row.metrics, row.person_present)
         record.update(assessment.as_dict())
         if self.smoother is not None:
@@ -55,13 +63,9 @@ class Judge:
     def view_warning(self) -> str | None:
         """Advice when most frames are seen from the other side than the profile's."""
         profile = self.scorer.profile
-        posed = sum(self.side_on.values())
-        if profile is None or not posed:
+        if profile is None or not self.posed or self.across < VIEW_MISMATCH_SHARE * self.posed:
             return None
-        other = self.side_on[profile.view is not View.SIDE]
-        if other < VIEW_MISMATCH_SHARE * posed:
-            return None
-        seen = View.SIDE if profile.view is not View.SIDE else View.FRONTAL
+        seen = View.FRONTAL if profile.view is View.SIDE else View.SIDE
         return view_advice(seen, profile.view, profile.name)
 
 
