@@ -26,7 +26,8 @@ from statistics import median
 from calibration.baseline import BASELINE_METRICS, baseline_of
 from calibration.profile import Profile
 from posture.errors import ProfileError
-from posture.metrics import PostureMetrics, View
+from posture.metrics import PostureMetrics
+from posture.vocabulary import View
 
 POPULATION_FILE = "population.json"
 # A population needs more than one person: a metric seen in fewer sources is left

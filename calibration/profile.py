@@ -34,7 +34,7 @@ from typing import Any
 
 from calibration.baseline import MetricBaseline
 from posture.errors import ProfileError
-from posture.metrics import View
+from posture.vocabulary import View
 
 SCHEMA_VERSION = 1
 DEFAULT_PROFILE_NAME = "default"

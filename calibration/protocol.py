@@ -9,7 +9,8 @@ from calibration.baseline import build_baseline
 from calibration.gates import CalibrationSample, accepted_frames, check_upright
 from calibration.profile import Profile
 from posture.errors import CalibrationError
-from posture.metrics import PostureMetrics, View
+from posture.metrics import PostureMetrics
+from posture.vocabulary import View
 
 
 def dominant_view(frames: Sequence[PostureMetrics]) -> View:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from posture.records import Break, Episode, Nudge, Span, check_aware
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 
 MINUTE_S = 60
 # The report's timeline resolution: fine enough to show a morning slump, coarse

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any
 
 import numpy as np
 
 from posture.landmarks import FloatArray, Landmark, PoseResult
+from posture.vocabulary import View
 
 # Below this MediaPipe visibility a landmark is treated as absent. 0.5 is the
 # model's own decision boundary for "visible in the image".
@@ -59,14 +59,6 @@ SCALE_POINTS = (
     Landmark.RIGHT_HIP,
 )
 UP = np.array([0.0, -1.0, 0.0])
-
-
-class View(str, Enum):
-    """Where the camera sits relative to the person's shoulder line."""
-
-    FRONTAL = "frontal"
-    OBLIQUE = "oblique"
-    SIDE = "side"
 
 
 @dataclass(frozen=True)

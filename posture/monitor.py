@@ -37,7 +37,7 @@ from posture.analysis import estimator_for
 from posture.errors import SourceError
 from posture.history import MinuteRow, MinuteTally, ScoreTally, split_by_minute
 from posture.landmarks import PoseResult
-from posture.metrics import View, compute_metrics
+from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
 from posture.presence import PresenceTracker
 from posture.records import Break, Episode, Nudge, NullRecorder, Recorder, Sample, SessionInfo
@@ -45,11 +45,11 @@ from posture.scoring import (
     Assessment,
     Scorer,
     SmootherSettings,
-    Verdict,
     VerdictSmoother,
     ViewCheck,
 )
 from posture.sources import CameraLostError, CameraSource, Frame, FrameSource, VideoFileSource
+from posture.vocabulary import Verdict, View
 
 log = logging.getLogger(__name__)
 

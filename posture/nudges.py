@@ -28,7 +28,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 
 
 @dataclass(frozen=True)

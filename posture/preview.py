@@ -14,8 +14,9 @@ import numpy as np
 
 from posture.errors import PostureError
 from posture.landmarks import Landmark, PoseResult
-from posture.scoring import Assessment, Verdict
+from posture.scoring import Assessment
 from posture.sources import Frame
+from posture.vocabulary import Verdict
 
 WINDOW = "posture preview (q to close)"
 # The upper-body lines worth seeing: face to shoulders, shoulders, arms, torso.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 
 
 def check_aware(*moments: datetime) -> None:

@@ -34,7 +34,7 @@ from posture.history import (
     day_bounds,
     posture_score,
 )
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 
 SAFETY_NOTE = (
     "This is not medical advice. See a clinician when upper-back pain persists or gets "

@@ -22,26 +22,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from statistics import median
 
 from calibration.profile import Profile
-from posture.metrics import PostureMetrics, View
-
-
-class Verdict(str, Enum):
-    GOOD = "good"
-    SLOUCH = "slouch"
-    FORWARD_HEAD = "forward-head"
-    LATERAL_LEAN = "lateral-lean"
-    TOO_CLOSE = "too-close"
-    RECLINED = "reclined"
-    NO_PERSON = "no-person"
-    PERSON_NO_POSE = "person-no-pose"
-
-    @property
-    def is_bad(self) -> bool:
-        return self not in (Verdict.GOOD, Verdict.NO_PERSON)
+from posture.metrics import PostureMetrics
+from posture.vocabulary import Verdict, View
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from posture.history import (
 )
 from posture.paths import data_dir
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 
 HISTORY_FILE = "history.sqlite3"
 # How long a writer or a reader waits for the other's lock before giving up. Every

@@ -265,7 +265,8 @@ YAW_BY_VIEW = {"frontal": 0.0, "oblique": 45.0, "side": 90.0}
 
 def hand_metrics(view: Any = None, **values: Any) -> Any:
     """A frame's metrics built by hand, fully confident and visible unless told otherwise."""
-    from posture.metrics import PostureMetrics, View
+    from posture.metrics import PostureMetrics
+    from posture.vocabulary import View
 
     view = View.SIDE if view is None else View(view)
     fields: dict[str, Any] = {

@@ -51,8 +51,9 @@ from calibration.population import (
 from calibration.profile import SCHEMA_VERSION, Profile, ProfileStore, check_name
 from calibration.protocol import calibrate, dominant_view
 from posture.errors import CalibrationError, ProfileError
-from posture.metrics import PostureMetrics, View
+from posture.metrics import PostureMetrics
 from posture.paths import profiles_dir
+from posture.vocabulary import View
 from tests.skeletons import hand_metrics
 
 FAST = settings(max_examples=60, deadline=None)

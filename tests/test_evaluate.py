@@ -121,7 +121,7 @@ def test_images_can_be_altered_before_they_are_measured(tmp_path):
 
     from calibration.population import derive_population, with_every_view
     from posture.evaluate import population_samples
-    from posture.metrics import View
+    from posture.vocabulary import View
 
     # Upright side views from two sources: a population needs more than one.
     rows = read_labels(write_labels(tmp_path, [*SAMPLE_ROWS[:3], SAMPLE_ROWS[7]]))

@@ -35,7 +35,7 @@ from posture.history import (
     timeline,
 )
 from posture.records import Break, Episode, Nudge
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 
 V = Verdict
 T0 = datetime(2026, 11, 24, 9, 0).astimezone()

@@ -17,7 +17,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from posture.landmarks import Landmark, PoseResult
-from posture.metrics import METRIC_NAMES, PostureMetrics, View, compute_metrics
+from posture.metrics import METRIC_NAMES, PostureMetrics, compute_metrics
+from posture.vocabulary import View
 from tests.skeletons import (
     DEFAULT_PX_PER_M,
     EAR_ABOVE_SHOULDERS_M,

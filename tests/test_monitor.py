@@ -21,8 +21,9 @@ from posture.history import MinuteRow
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.nudges import NudgePolicy
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
-from posture.scoring import Scorer, Verdict
+from posture.scoring import Scorer
 from posture.sources import CameraLostError, CameraSource, Frame, SourceBase
+from posture.vocabulary import Verdict
 from tests.conftest import REPO, SESSION_VIDEO
 
 FAST_POLICY = NudgePolicy(

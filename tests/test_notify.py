@@ -43,7 +43,7 @@ from posture.notify import (
     resolve_choice,
 )
 from posture.nudges import NudgeEvent
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 from tests.conftest import REPO
 
 AT_10_42 = datetime(2024, 5, 6, 10, 42, 7)

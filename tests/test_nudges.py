@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from posture.nudges import MESSAGES, BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 
 G, S, F, N, C = (
     Verdict.GOOD,

@@ -8,9 +8,10 @@ import pytest
 from posture import pose as pose_module
 from posture.errors import ModelError
 from posture.landmarks import NUM_LANDMARKS
-from posture.metrics import View, compute_metrics
+from posture.metrics import compute_metrics
 from posture.pose import PoseEstimator, downscale, load_model_bytes
 from posture.sources import ImageSource
+from posture.vocabulary import View
 from tests.conftest import RECLINED_PHOTO, SLOUCHED_PHOTO, UPRIGHT_PHOTO
 
 

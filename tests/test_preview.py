@@ -13,7 +13,8 @@ import pytest
 
 from posture.landmarks import PoseResult
 from posture.preview import PreviewError, PreviewWindow, draw
-from posture.scoring import Assessment, Verdict
+from posture.scoring import Assessment
+from posture.vocabulary import Verdict
 from tests.conftest import REPO, UPRIGHT_PHOTO
 from tests.skeletons import skeleton
 

@@ -30,8 +30,8 @@ from posture.report import (
     to_html,
     to_json,
 )
-from posture.scoring import Verdict
 from posture.store import HistoryStore, default_path
+from posture.vocabulary import Verdict
 
 V = Verdict
 DAY = date(2026, 11, 24)

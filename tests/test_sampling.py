@@ -17,8 +17,9 @@ import pytest
 from posture import sources
 from posture.monitor import AdaptiveRate, Monitor, MonitorSettings
 from posture.pose import PoseEstimator
-from posture.scoring import Assessment, Scorer, Verdict
+from posture.scoring import Assessment, Scorer
 from posture.sources import CameraSource, Frame, VideoFileSource, open_source
+from posture.vocabulary import Verdict
 from tests.conftest import REPO, SESSION_VIDEO, SLOUCHED_PHOTO, UPRIGHT_PHOTO
 
 GOOD = Assessment(Verdict.GOOD, 95, neck_excess=0.1, trunk_excess=0.1)

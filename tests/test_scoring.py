@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from calibration.baseline import MetricBaseline
 from calibration.population import population_profiles
 from calibration.profile import Profile
-from posture.metrics import PostureMetrics, View
+from posture.metrics import PostureMetrics
 from posture.scoring import (
     PERSON_NO_POSE_SCORE,
     Assessment,
@@ -26,10 +26,10 @@ from posture.scoring import (
     Scorer,
     SmootherSettings,
     Term,
-    Verdict,
     VerdictSmoother,
     score_from_excess,
 )
+from posture.vocabulary import Verdict, View
 from tests.skeletons import hand_metrics
 
 FAST = settings(max_examples=200, deadline=None)

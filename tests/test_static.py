@@ -33,3 +33,16 @@ def test_mypy_strict_on_the_pure_modules():
         [sys.executable, "-m", "mypy", "--no-incremental"], cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_history_and_report_load_words_not_the_scorer():
+    """`store`, `history` and `report` need the verdict names only: opening the
+    history must not load numpy, the scorer or the calibration package."""
+    probe = (
+        "import sys, posture.store, posture.history, posture.report, posture.records; "
+        "print(sorted(m for m in ('numpy', 'posture.scoring', 'calibration') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -17,7 +17,6 @@ import pytest
 
 from posture.history import MinuteRow
 from posture.records import Break, Episode, Nudge, Recorder, Sample, SessionInfo
-from posture.scoring import Verdict
 from posture.store import (
     HISTORY_FILE,
     MIGRATIONS,
@@ -28,6 +27,7 @@ from posture.store import (
     migrate,
     schema_version,
 )
+from posture.vocabulary import Verdict
 from tests.conftest import REPO
 
 V = Verdict
@@ -363,7 +363,7 @@ WRITER = """
 import sys
 from datetime import datetime, timedelta
 from posture.records import Sample, SessionInfo
-from posture.scoring import Verdict
+from posture.vocabulary import Verdict
 from posture.store import HistoryStore
 
 t0 = datetime(2026, 11, 24, 9, 0).astimezone()

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
 from posture.cli.common import cell, command_name, load_profile, progress_bar, stderr, stdout
-from posture.metrics import View
 from posture.scoring import (
     VIEW_MISMATCH_SHARE,
     Scorer,
@@ -19,6 +18,7 @@ from posture.scoring import (
     view_advice,
 )
 from posture.sources import open_source
+from posture.vocabulary import View
 
 # With --every N > 1, how many times a frame that shows a posture change may be
 # estimated again so the tracking catches up (see analyze_frames): on the sample

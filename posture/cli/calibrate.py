@@ -23,10 +23,10 @@ from posture.cli.common import (
     stdout,
 )
 from posture.errors import ProfileError
-from posture.metrics import View
 from posture.pose import DEFAULT_MODEL
 from posture.sources import FrameSource, open_source
 from posture.store import HistoryStore
+from posture.vocabulary import View
 
 COUNTDOWN_S = 3
 # The metrics shown to people after calibrating (the profile holds them all).

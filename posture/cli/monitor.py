@@ -29,9 +29,10 @@ from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
 from posture.preview import PreviewWindow
 from posture.records import NullRecorder
-from posture.scoring import Scorer, Verdict
+from posture.scoring import Scorer
 from posture.sources import open_source
 from posture.store import HistoryStore
+from posture.vocabulary import Verdict
 
 
 @contextlib.contextmanager
