@@ -9,14 +9,13 @@ import re
 import sys
 from pathlib import Path
 
-import click
 import platformdirs
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posture.cli.config import Duration, config
+from posture.cli.config import config
 from posture.config import (
     ENV_CONFIG,
     POLICY_FIELDS,
@@ -552,14 +551,6 @@ def test_every_line_of_the_starting_file_uncommented_gives_the_defaults(
     settings, sources = load_config()
     assert settings == MonitorConfig()
     assert set(sources.values()) == {f"config file {config_file}"}
-
-
-def test_the_duration_flag_type() -> None:
-    duration = Duration()
-    assert duration.convert("5min", None, None) == 300.0
-    assert duration.convert(45, None, None) == 45.0
-    with pytest.raises(click.BadParameter, match="'soon' is not a duration"):
-        duration.convert("soon", None, None)
 
 
 def test_show_warns_when_desktop_is_chosen_but_impossible(

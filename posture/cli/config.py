@@ -11,26 +11,9 @@ from posture.config import (
     SETTINGS,
     config_path,
     load_config,
-    parse_duration,
     write_default_config,
 )
 from posture.notify import NotifierError, desktop_unavailable, resolve_choice
-
-
-class Duration(click.ParamType):
-    """A flag value such as 30, "30s", "5min" or "1h", converted to seconds."""
-
-    name = "duration"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        try:
-            return parse_duration(str(value))
-        except ValueError as error:
-            self.fail(f"{value!r} {error}", param, ctx)
 
 
 @click.group()
