@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import platformdirs
 
-from posture.errors import PostureError
+from posture.errors import ConfigError, refusal
 from posture.notify import NOTIFIER_CHOICES
 from posture.nudges import NudgePolicy
 
@@ -53,12 +53,6 @@ MIN_FPS, MAX_FPS = 0.1, 30.0
 
 _POLICY_DEFAULTS = NudgePolicy()
 POLICY_FIELDS = tuple(field.name for field in dataclasses.fields(NudgePolicy))
-
-
-class ConfigError(PostureError):
-    """A configuration file, variable or flag that cannot be used as it is."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -325,7 +319,7 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise ConfigError(f"{where} is a folder: point {ENV_CONFIG} at a file") from None
+        raise _a_folder(path) from None
     except OSError as error:
         raise ConfigError(
             f"{where} cannot be read ({error.strerror}): fix its permissions, "
@@ -341,6 +335,10 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
             "or delete the file to use the defaults"
         ) from None
     return data
+
+
+def _a_folder(path: Path) -> ConfigError:
+    return ConfigError(f"config file {path} is a folder: point {ENV_CONFIG} at a file")
 
 
 def _did_you_mean(name: str, known: tuple[str, ...]) -> str:
@@ -503,8 +501,18 @@ def default_config_text() -> str:
 
 
 def write_default_config(path: Path) -> None:
-    """Write `default_config_text()` to a new file; never overwrite one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `default_config_text()` to a new file; never overwrite one.
+
+    A place that cannot hold the file (a read-only folder, a file where a folder
+    should be) is a `ConfigError` that says why and points at `POSTURE_CONFIG`.
+    """
+    elsewhere = f"point {ENV_CONFIG} at a file in a folder you can write"
+    if path.is_dir():
+        raise _a_folder(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(refusal(path.parent, error, elsewhere, action="create")) from None
     try:
         with path.open("x", encoding="utf-8") as file:
             file.write(default_config_text())
@@ -512,3 +520,5 @@ def write_default_config(path: Path) -> None:
         raise ConfigError(
             f"config file {path} already exists: edit it, or delete it to start afresh"
         ) from None
+    except OSError as error:
+        raise ConfigError(refusal(path, error, elsewhere)) from None

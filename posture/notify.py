@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 from rich.console import Console
 from rich.text import Text
 
-from posture.errors import PostureError
+from posture.errors import NotifierError
 
 if TYPE_CHECKING:
     from posture.nudges import NudgeEvent
@@ -53,12 +53,6 @@ TITLES = {
 # activation may take a second or two. Past this, the monitor has waited long
 # enough: the reminder goes to the terminal instead.
 DESKTOP_TIMEOUT_S = 5.0
-
-
-class NotifierError(PostureError):
-    """A notification sink that cannot be made: the message says how to get it."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

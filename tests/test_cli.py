@@ -83,8 +83,8 @@ def test_analyze_video_every_nth_frame(capsys):
         (["analyze", "no/such/file.jpg"], 2, "no such file or folder"),
         (["analyze", str(REPO / "pyproject.toml")], 2, "pyproject.toml"),
         (["analyze", str(UPRIGHT_PHOTO), "--every", "0"], 2, "--every"),
-        (["analyze"], 2, "Missing argument 'PATH'"),
-        (["frobnicate"], 2, "No such command"),
+        (["analyze"], 2, "missing argument 'PATH'"),
+        (["frobnicate"], 2, "no such command"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_non_zero_exit(args, code, message, capsys):

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posture.cli.config import config
+from posture.cli.exits import exit_code
 from posture.config import (
     ENV_CONFIG,
     POLICY_FIELDS,
@@ -460,7 +461,8 @@ def test_a_monitor_config_is_validated(fields: dict[str, object], message: str) 
 
 
 def test_config_errors_are_posture_errors_with_exit_code_2() -> None:
-    assert issubclass(ConfigError, PostureError) and ConfigError.exit_code == 2
+    error = ConfigError("fps = 0 is out of range")
+    assert isinstance(error, PostureError) and exit_code(error) == 2
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -412,7 +412,7 @@ def test_report_works_while_the_monitor_is_writing(scripted_day, run):
         (["report", "--chart", "day.jpg"], 2, "must end in .png"),
         (["report", "--chart", "no/such/folder/day.png"], 2, "does not exist: create it first"),
         (["report", "--format", "xml"], 2, "'xml' is not one of"),
-        (["pain", "add"], 2, "Missing option '--level'"),
+        (["pain", "add"], 2, "missing option '--level'"),
         (["pain", "add", "--level", "11"], 2, "11 is not in the range 0<=x<=10"),
         (["pain", "add", "--level", "ouch"], 2, "'ouch' is not a valid integer"),
         (["pain", "add", "--level", "3", "--where", "knee"], 2, "'knee' is not one of"),

@@ -1,8 +1,6 @@
 """The command line: the only place that knows about arguments and exit codes.
 
-Exit codes: 0 success; 1 a posture error (bad profile, calibration refused, bad
-labels); 2 bad arguments, an unreadable source, a bad configuration or an
-unavailable notifier; 3 the bundled model is broken; 130 interrupted (Ctrl+C).
+The exit codes, and the one line every failure prints, are in `posture.cli.exits`.
 """
 
 from __future__ import annotations
@@ -15,12 +13,11 @@ import click
 from posture import __version__
 from posture.cli.analyze import analyze
 from posture.cli.calibrate import calibrate, profile
-from posture.cli.common import stderr
 from posture.cli.config import config
 from posture.cli.evaluate import evaluate_command
+from posture.cli.exits import EXIT_BUG, EXIT_OK, describe
 from posture.cli.monitor import demo, monitor
 from posture.cli.report import data, pain, report
-from posture.errors import PostureError
 from posture.netguard import block_network, network_blocked
 
 log = logging.getLogger("posture")
@@ -66,38 +63,30 @@ cli.add_command(data)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: turns domain errors into one-line messages.
+    """Console-script entry point: every failure becomes one line and an exit code.
 
-    First of all it makes the process unable to open internet sockets (see
-    `posture.netguard`): MediaPipe's native library carries a usage-metrics
-    uploader, and this tool promises that nothing leaves the machine.
+    The lines and codes are `posture.cli.exits`'s. First of all it makes the
+    process unable to open internet sockets (see `posture.netguard`): MediaPipe's
+    native library carries a usage-metrics uploader, and this tool promises that
+    nothing leaves the machine.
     """
     block_network()
     try:
-        cli.main(args=argv, prog_name="posture", standalone_mode=False)
-    except click.exceptions.Abort:
-        stderr().print("posture: interrupted")
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        stderr().print("posture: interrupted")
-        sys.exit(130)
-    except PostureError as error:
-        click.echo(f"posture: error: {error}", err=True)
-        sys.exit(error.exit_code)
+        code = cli.main(args=argv, prog_name="posture", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as bare:
+        # `posture` or `posture config` alone asks what there is: the help, not an error.
+        click.echo(bare.format_message())
+        return
     except BrokenPipeError:
         # Output piped into `head` and closed early: not an error for the user.
         sys.stderr.close()
-        sys.exit(0)
-    except Exception as error:  # a bug, not a bad input: say so in one line
+        sys.exit(EXIT_OK)
+    except (Exception, KeyboardInterrupt) as error:
+        code, line = describe(error)
         words = sys.argv[1:] if argv is None else argv
-        if "-v" in words or "--verbose" in words:
+        if code == EXIT_BUG and ("-v" in words or "--verbose" in words):
             raise
-        click.echo(
-            f"posture: internal error: {type(error).__name__}: {error} "
-            "(a bug: please report it; run with --verbose for the details)",
-            err=True,
-        )
-        sys.exit(70)
+        click.echo(line, err=True)
+        sys.exit(code)
+    if isinstance(code, int) and code != EXIT_OK:  # a command that chose its exit code
+        sys.exit(code)

@@ -13,7 +13,8 @@ from posture.config import (
     load_config,
     write_default_config,
 )
-from posture.notify import NotifierError, desktop_unavailable, resolve_choice
+from posture.errors import NotifierError
+from posture.notify import desktop_unavailable, resolve_choice
 
 
 @click.group()
