@@ -9,7 +9,15 @@ import click
 from rich.table import Table
 
 from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
-from posture.cli.common import cell, command_name, load_profile, progress_bar, stderr, stdout
+from posture.cli.common import (
+    SourceSpec,
+    cell,
+    command_name,
+    load_profile,
+    progress_bar,
+    stderr,
+    stdout,
+)
 from posture.scoring import (
     VIEW_MISMATCH_SHARE,
     Scorer,
@@ -119,7 +127,7 @@ def _table(records: list[dict[str, Any]], title: str, judged: bool) -> Table:
 
 
 @click.command()
-@click.argument("path", metavar="PATH")
+@click.argument("path", metavar="PATH", type=SourceSpec())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines (one object per frame).")
 @click.option(
     "--every",

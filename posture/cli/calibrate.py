@@ -15,6 +15,8 @@ from calibration.profile import DEFAULT_PROFILE_NAME, Profile
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import FrameAnalysis, calibration_frames
 from posture.cli.common import (
+    LONGEST_VIDEO_S,
+    FiniteFloatRange,
     command_name,
     profile_store,
     progress_bar,
@@ -91,13 +93,21 @@ def _summary(profile: Profile) -> Table:
 @source_option("A camera index, a video, an image or a folder of images of you sitting upright.")
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=1, max=120),
+    type=FiniteFloatRange(min=1, max=120),
     default=10,
     show_default=True,
     help="How long to record from a camera (files use every frame).",
 )
-@click.option("--start", type=click.FloatRange(min=0), help="Video only: start at this second.")
-@click.option("--end", type=click.FloatRange(min=0), help="Video only: stop at this second.")
+@click.option(
+    "--start",
+    type=FiniteFloatRange(min=0, max=LONGEST_VIDEO_S),
+    help="Video only: start at this second.",
+)
+@click.option(
+    "--end",
+    type=FiniteFloatRange(min=0, max=LONGEST_VIDEO_S),
+    help="Video only: stop at this second.",
+)
 @click.option(
     "--profile",
     "name",

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 
 from calibration.population import derive_population, population_to_json
-from posture.cli.common import cell, progress_bar, stderr, stdout
+from posture.cli.common import NamedPath, cell, progress_bar, stderr, stdout
 from posture.evaluate import (
     MODELS_NOTE,
     VIEW_GROUPS,
@@ -45,12 +45,12 @@ def _results_table(result: dict) -> Table:
 
 
 @click.command()
-@click.argument("labels", type=click.Path(path_type=Path))
+@click.argument("labels", type=NamedPath())
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.option("--details", is_flag=True, help="Also list every scored image with its verdicts.")
 @click.option(
     "--write-population",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NamedPath(dir_okay=False),
     metavar="PATH",
     help="Derive the population default profile from the good images and write it here.",
 )

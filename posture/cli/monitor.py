@@ -19,7 +19,16 @@ from calibration.gates import CalibrationSample
 from calibration.profile import DEFAULT_PROFILE_NAME, Profile, ProfileStore
 from calibration.protocol import calibrate as build_profile
 from posture.analysis import calibration_frames
-from posture.cli.common import command_name, profile_store, source_option, stderr, stdout
+from posture.cli.common import (
+    FiniteFloatRange,
+    NamedPath,
+    ReplaySpeed,
+    command_name,
+    profile_store,
+    source_option,
+    stderr,
+    stdout,
+)
 from posture.cli.report import show_report
 from posture.config import load_config
 from posture.errors import SourceError
@@ -152,7 +161,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 )
 @click.option(
     "--fps",
-    type=click.FloatRange(min=0.1, max=30),
+    type=FiniteFloatRange(min=0.1, max=30),
     help="Frames analysed per second [default: 2, or as configured].",
 )
 @click.option(
@@ -163,7 +172,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 )
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0),
+    type=ReplaySpeed(),
     default=1.0,
     show_default=True,
     help="Replay speed for files (1 = real time, 0 = as fast as possible).",
@@ -171,7 +180,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 @click.option(
     "--snooze",
     "snooze_minutes",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=0.0,
     help="Start with nudges paused for this many minutes.",
 )
@@ -270,21 +279,21 @@ def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
 @click.command()
 @click.option(
     "--video",
-    type=click.Path(path_type=Path),
+    type=NamedPath(),
     default=Path("samples/session.mp4"),
     show_default=True,
     help="The recorded session to replay.",
 )
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0),
+    type=ReplaySpeed(),
     default=0.0,
     show_default=True,
     help="Replay speed (0 = as fast as possible, 1 = real time).",
 )
 @click.option(
     "--home",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=NamedPath(file_okay=False),
     default=Path(tempfile.gettempdir()) / "posture-demo",
     show_default=True,
     help="Where the demo keeps its profile and history (emptied first).",

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from posture.cli.common import command_name, stderr, stdout
+from posture.cli.common import NamedPath, UserText, command_name, stderr, stdout
 from posture.history import PAIN_LOCATIONS, day_bounds, summarize
 from posture.report import (
     SAFETY_NOTE,
@@ -28,6 +28,11 @@ WEEK_DAYS = 7
 PAIN_NOTE_FROM_LEVEL = 7
 
 
+# The days a history can hold: its times are Unix seconds, which start in 1970, and a
+# week or a day's end beyond a date must still be a date (Python's end at 9999-12-31).
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def today() -> date:
     return datetime.now().astimezone().date()
 
@@ -44,7 +49,7 @@ class DateType(click.ParamType):
         if text in ("today", "yesterday"):
             return today() - timedelta(days=text == "yesterday")
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             self.fail(
                 f"{value!r} is not a date: use YYYY-MM-DD (e.g. {today().isoformat()}), "
@@ -52,6 +57,14 @@ class DateType(click.ParamType):
                 param,
                 None,
             )
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            self.fail(
+                f"{value!r} is out of range: a history holds days from {EARLIEST_DAY} "
+                f"to {LATEST_DAY}",
+                param,
+                None,
+            )
+        return day
 
 
 DATE = DateType()
@@ -151,13 +164,13 @@ def show_report(
 )
 @click.option(
     "--chart",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NamedPath(dir_okay=False),
     metavar="PATH.png",
     help="Also draw a chart: a day's timeline and score per 10 minutes, or daily scores.",
 )
 @click.option(
     "--html",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NamedPath(dir_okay=False),
     metavar="PATH",
     help="Also write one self-contained page (chart inside) that opens in any browser.",
 )
@@ -206,8 +219,12 @@ def pain() -> None:
     show_default=True,
     help="Where it hurts.",
 )
-@click.option("--feels", default="", metavar="WORDS", help="How it feels: 'dull, aching'...")
-@click.option("--note", default="", metavar="TEXT", help="What you were doing, what helped.")
+@click.option(
+    "--feels", type=UserText(), default="", metavar="WORDS", help="How it feels: 'dull, aching'..."
+)
+@click.option(
+    "--note", type=UserText(), default="", metavar="TEXT", help="What you were doing, what helped."
+)
 def pain_add(level: int, where: str, feels: str, note: str) -> None:
     """Add a pain journal entry, timed now."""
     with open_history(create=True) as store:
@@ -262,7 +279,7 @@ def data() -> None:
 
 
 @data.command("export")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=NamedPath())
 @click.option(
     "--format",
     "fmt",
