@@ -87,6 +87,7 @@ class MonitorConfig:
             raise ConfigError(problem)
 
     def policy(self) -> NudgePolicy:
+        """The nudge policy these settings describe."""
         return NudgePolicy(**{name: getattr(self, name) for name in POLICY_FIELDS})
 
 
@@ -172,10 +173,12 @@ class Setting:
 
     @property
     def env(self) -> str:
+        """The environment variable that sets it: POSTURE_<KEY>."""
         return "POSTURE_" + self.key.upper()
 
     @property
     def flag(self) -> str:
+        """The command-line flag that sets it, as error messages name it."""
         return "--" + self.key.replace("_", "-")
 
     def parse(self, raw: object) -> object:
@@ -216,6 +219,7 @@ class Setting:
         return None
 
     def fix(self) -> str:
+        """What to write instead of a bad value, for the end of an error message."""
         if self.kind == "choice":
             return "choose one of " + ", ".join(NOTIFIER_CHOICES)
         if self.kind == "rate":

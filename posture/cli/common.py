@@ -48,6 +48,7 @@ class Ticker:
         self._progress, self._task = progress, task
 
     def advance(self, steps: int = 1) -> None:
+        """Move the bar on by `steps` (frames, or tenths of a second)."""
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, steps)
 
