@@ -63,15 +63,17 @@ _CAUSES: dict[int, tuple[str, str | None]] = {
 }
 
 
-def refusal(path: Path | str, error: OSError, elsewhere: str, action: str = "write") -> str:
+def refusal(path: Path | str | None, error: OSError, elsewhere: str, action: str = "write") -> str:
     """One line for an `OSError` the file system raised about `path`, with the way out.
 
     The cause and its remedy come from the errno, so a read-only file system is
     never answered with "chmod"; `elsewhere` is the way around it, e.g. "set
-    POSTURE_HOME to a folder you can write".
+    POSTURE_HOME to a folder you can write". `path` None: the error named none.
     """
     cause, remedy = _CAUSES.get(error.errno or 0, ((error.strerror or str(error)).lower(), None))
-    refused = str(error.filename) if error.filename is not None else str(path)
-    where = f" ({refused})" if refused != str(path) else ""
     fix = f"{remedy}, or {elsewhere}" if remedy else elsewhere
+    if path is None:
+        return f"{cause}: {fix}"
+    refused = None if error.filename is None else str(error.filename)
+    where = f" ({refused})" if refused not in (None, str(path)) else ""
     return f"cannot {action} '{path}'{where}: {cause}: {fix}"

@@ -322,6 +322,24 @@ def test_a_read_only_file_system_is_not_answered_with_chmod() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            OSError(errno.ENOSPC, "No space left on device"),
+            "posture: error: the disk is full: free some space, or choose another place",
+        ),
+        (
+            NotADirectoryError(errno.ENOTDIR, "Not a directory", "/srv/file/posture"),
+            "posture: error: cannot use '/srv/file/posture': part of that path is a file, "
+            "not a folder: move that file away, or choose another place",
+        ),
+    ],
+)
+def test_what_the_file_system_refused_is_said_with_the_way_out(error: OSError, line: str) -> None:
+    assert describe(error) == (1, line)
+
+
 def _homes(tmp_path: Path) -> dict[str, Path]:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

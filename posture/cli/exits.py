@@ -140,4 +140,4 @@ def _refusal(error: OSError) -> str:
     elsewhere = (
         f"set {ENV_HOME} to a folder you can write" if inside_data else "choose another place"
     )
-    return refusal(path or "a file", error, elsewhere, action="use")
+    return refusal(path, error, elsewhere, action="use")

@@ -37,7 +37,7 @@ def today() -> date:
     return datetime.now().astimezone().date()
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType[date]):
     """YYYY-MM-DD, 'today' or 'yesterday' (local calendar days)."""
 
     name = "YYYY-MM-DD"
