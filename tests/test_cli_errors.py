@@ -38,6 +38,8 @@ UPRIGHT_PHOTO = REPO / "samples" / "upright" / "straight_hf.jpg"
 def _read_only_folder() -> Path | None:
     """A real place that refuses to hold a new folder even for root (Linux's sysfs)."""
     probe = Path("/sys/posture-test-probe")
+    if not probe.parent.is_dir():
+        return None
     try:
         probe.mkdir()
     except OSError:
