@@ -36,11 +36,9 @@ from calibration.gates import (
     MIN_BRIGHTNESS,
     MIN_FRAMES_FOR_MOVEMENT,
     MIN_KEY_VISIBILITY,
-    UPRIGHT_LIMITS,
     CalibrationSample,
     accepted_frames,
     check_still,
-    check_upright,
 )
 from calibration.population import (
     POPULATION_NAME,
@@ -50,6 +48,7 @@ from calibration.population import (
 )
 from calibration.profile import SCHEMA_VERSION, Profile, ProfileStore, check_name
 from calibration.protocol import calibrate, dominant_view
+from calibration.upright import UPRIGHT_BOUNDS, check_upright, upright_problems
 from posture.errors import CalibrationError, ProfileError
 from posture.metrics import PostureMetrics
 from posture.paths import profiles_dir
@@ -424,34 +423,40 @@ def test_invalid_calibration_sample_is_refused(person_count, brightness, message
         CalibrationSample(metrics=None, person_count=person_count, brightness=brightness)
 
 
-def test_upright_baselines_pass():
-    check_upright({metric: high for metric, (_, high) in UPRIGHT_LIMITS.items()})
-    check_upright({metric: low for metric, (low, _) in UPRIGHT_LIMITS.items()})
-    check_upright({})
+def test_upright_baselines_pass_at_every_bound():
+    for view, bounds in UPRIGHT_BOUNDS.items():
+        for bound in bounds:
+            for edge in (bound.low, bound.high):
+                if edge is not None:
+                    check_upright(view, {bound.metric: edge})
+        check_upright(view, {})
 
 
-def test_a_forward_trunk_is_not_upright():
-    high = UPRIGHT_LIMITS["trunk_inclination_deg"][1]
+@pytest.mark.parametrize(
+    ("view", "baseline", "says"),
+    [
+        (View.SIDE, {"trunk_inclination_deg": -35.0}, "leaning far back: sit tall"),
+        (View.SIDE, {"trunk_inclination_deg": 30.0}, "slouching forward"),
+        (View.SIDE, {"neck_inclination_deg": 42.0}, "head seems far forward"),
+        (View.SIDE, {"neck_inclination_deg": -30.0}, "tipped far back"),
+        (View.OBLIQUE, {"trunk_inclination_3d_deg": -35.0}, "leaning far back"),
+        (View.FRONTAL, {"neck_inclination_3d_deg": 45.0}, "head seems far forward"),
+        (View.FRONTAL, {"head_height_ratio": 0.3}, "sunk between your shoulders"),
+    ],
+)
+def test_a_baseline_outside_upright_says_what_to_change(view, baseline, says):
     with pytest.raises(CalibrationError) as caught:
-        check_upright({"trunk_inclination_deg": high + 10.0})
+        check_upright(view, baseline)
     message = str(caught.value)
-    assert f"trunk_inclination_deg is {high + 10.0:.0f} deg, leaning forward" in message
-    assert "--force" in message
+    assert says in message and "try again" in message
+    metric, value = next(iter(baseline.items()))
+    assert f"{metric} is {value:.0f}" in message or f"{metric} is {value:.2f}" in message
+    assert message.endswith("or pass --force to keep it as your baseline")
 
 
-def test_a_backward_trunk_is_not_upright():
-    low = UPRIGHT_LIMITS["trunk_inclination_3d_deg"][0]
-    with pytest.raises(CalibrationError) as caught:
-        check_upright({"trunk_inclination_3d_deg": low - 10.0})
-    message = str(caught.value)
-    assert f"trunk_inclination_3d_deg is {low - 10.0:.0f} deg, leaning back" in message
-    assert "pass --force to keep it" in message
-
-
-def test_a_forward_head_is_not_upright():
-    high = UPRIGHT_LIMITS["neck_inclination_deg"][1]
-    with pytest.raises(CalibrationError, match=r"neck_inclination_deg is \d+ deg, leaning forward"):
-        check_upright({"neck_inclination_deg": high + 5.0})
+def test_a_metric_judged_in_another_view_does_not_refuse():
+    # The frontal bounds do not judge the 2D side-view trunk angle.
+    assert upright_problems(View.FRONTAL, {"trunk_inclination_deg": 60.0}) == []
 
 
 # --- Protocol: gated frames -> baseline -> profile ------------------------------------
@@ -500,14 +505,18 @@ def test_view_ties_go_to_the_more_frontal_view(views, expected):
 
 def test_calibrate_refuses_a_non_upright_baseline():
     samples = still_samples(6, trunk_inclination_deg=45.0)
-    with pytest.raises(CalibrationError, match=r"leaning forward.*--force"):
+    with pytest.raises(CalibrationError, match=r"slouching forward.*--force"):
         calibrate(samples, name="p", source="s")
 
 
-def test_force_keeps_a_non_upright_baseline():
+def test_force_keeps_a_non_upright_baseline_and_the_profile_says_so():
     samples = still_samples(6, trunk_inclination_deg=45.0)
     profile = calibrate(samples, name="p", source="s", force=True)
     assert profile.metrics["trunk_inclination_deg"].median == 45.0
+    assert profile.forced
+    assert Profile.from_json(profile.to_json()).forced
+    upright_profile = calibrate(still_samples(6), name="p", source="s", force=True)
+    assert not upright_profile.forced
 
 
 def test_force_does_not_skip_the_quality_gates():
