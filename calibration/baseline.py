@@ -81,10 +81,6 @@ class MetricBaseline:
                 f"invalid baseline: mad={self.mad} tolerance={self.tolerance} count={self.count}"
             )
 
-    def deviation(self, value: float) -> float:
-        """Signed distance from the baseline in units of tolerance (1.0 = at threshold)."""
-        return (value - self.median) / self.tolerance
-
     def as_dict(self) -> dict[str, float | int]:
         return {
             "median": round(self.median, 6),

@@ -1,8 +1,10 @@
 """Metrics + profile → a verdict with reasons and a 0-100 score, then smoothed.
 
 Each rule compares one metric (or the sum of two independent ones) with the
-profile's baseline, in units of that metric's tolerance
-(`MetricBaseline.deviation`): 0 is the calibrated posture, 1.0 is the threshold.
+profile's baseline, in units of that metric's tolerance: 0 is the calibrated
+posture, 1.0 is the threshold. Forward lean is measured from the more upright
+of the baseline and a physiological upright (`anchor`): a baseline taken
+leaning back on the backrest must not turn sitting tall into a slouch.
 The verdict is the rule furthest past its threshold; the reasons list the terms
 of every rule past threshold, the deciding rule first.
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from calibration.profile import Profile
+from calibration.upright import UPRIGHT_REFERENCE
 from posture.metrics import PostureMetrics
 from posture.vocabulary import Verdict, View
 
@@ -168,11 +171,23 @@ def _measure_term(
         base = profile.baseline(metric)
         if value is None or base is None:
             continue
-        deviation = base.deviation(value)
+        centre = anchor(metric, base.median, term.direction)
+        deviation = (value - centre) / base.tolerance
         excess = abs(deviation) if term.direction == 0 else deviation * term.direction
         step = math.copysign(base.tolerance, deviation if term.direction == 0 else term.direction)
-        return Reason(verdict, metric, value, base.median, base.median + step, excess)
+        return Reason(verdict, metric, value, centre, centre + step, excess)
     return None
+
+
+def anchor(metric: str, baseline: float, direction: int) -> float:
+    """Where a forward lean of `metric` is measured from: the more upright of the
+    baseline and the physiological upright (`calibration.upright`), so that sitting
+    taller than a baseline taken leaning back is never a slouch. Leaning back
+    (`direction` -1) is measured from the baseline itself."""
+    reference = UPRIGHT_REFERENCE.get(metric)
+    if direction != 1 or reference is None:
+        return baseline
+    return max(baseline, reference)
 
 
 def _measure(rule: Rule, metrics: PostureMetrics, profile: Profile) -> tuple[float, list[Reason]]:

@@ -228,14 +228,6 @@ def test_every_baseline_metric_has_a_margin_and_is_a_metric_field():
     assert set(BASELINE_METRICS) <= set(PostureMetrics.__dataclass_fields__)
 
 
-def test_deviation_is_signed_and_in_units_of_tolerance():
-    base = MetricBaseline(median=10.0, mad=1.0, tolerance=8.0, count=5)
-    assert base.deviation(10.0) == 0.0
-    assert base.deviation(18.0) == 1.0  # exactly at the threshold
-    assert base.deviation(26.0) == 2.0
-    assert base.deviation(6.0) == -0.5
-
-
 def test_metric_baseline_as_dict_rounds_to_six_places():
     base = MetricBaseline(median=1.23456789, mad=0.0, tolerance=8.0, count=3)
     assert base.as_dict() == {"median": 1.234568, "mad": 0.0, "tolerance": 8.0, "count": 3}
