@@ -796,11 +796,26 @@ def test_bundled_population_has_every_view():
 
 def test_bundled_population_tolerances_follow_the_current_margins():
     # A stale population.json (derived with other margins) would judge uncalibrated
-    # users by different rules than calibrated ones.
+    # users by different rules than calibrated ones: a population's tolerance is the
+    # widest a personal one can be.
     for view, profile in population_profiles().items():
         for metric, base in profile.metrics.items():
-            expected = tolerance_for(metric, base.median, base.mad)
+            expected = tolerance_for(metric, base.median, math.inf)
             assert base.tolerance == pytest.approx(expected, abs=1e-5), (view, metric)
+
+
+def test_a_population_judges_with_the_widest_tolerance_and_no_framing_metric():
+    # Three sources that agree closely: their spread says nothing about a fourth person.
+    samples = [
+        (source, side_frame(10.0 + offset, head_size_frac=0.05 + offset / 100))
+        for source, offset in (("a", 0.0), ("b", 0.5), ("c", 1.0))
+    ]
+    side = derive_population(samples)[View.SIDE].metrics
+    assert side["neck_inclination_deg"].mad == 0.5
+    assert side["neck_inclination_deg"].tolerance == MARGINS["neck_inclination_deg"].maximum
+    # The head's share of the picture depends on the lens and the distance: left out.
+    assert "head_size_frac" not in side
+    assert "head_size_frac" not in {m for p in population_profiles().values() for m in p.metrics}
 
 
 def side_frame(neck: float | None, **values: Any) -> PostureMetrics:
@@ -868,6 +883,7 @@ def test_population_json_round_trips_through_profile_json():
         ("b", metrics(View.FRONTAL, shoulder_tilt_deg=4.0)),
     ]
     profiles = derive_population(samples)
+    assert "head_size_frac" not in profiles[View.SIDE].metrics
     data = json.loads(population_to_json(profiles))
     assert list(data) == ["frontal", "side"]
     for view, profile in profiles.items():
