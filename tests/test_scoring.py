@@ -487,7 +487,9 @@ def feed_clock(
 
 
 def test_defaults_are_the_documented_ones():
-    assert SmootherSettings() == SETTINGS
+    assert SmootherSettings() == SmootherSettings(
+        window_ms=2000, switch_share=0.6, min_hold_ms=1000
+    )
 
 
 def test_nothing_smoothed_yet_has_no_verdict():
