@@ -224,8 +224,17 @@ class Scorer:
             return self.profile
         return self.defaults[view]
 
-    def assess(self, metrics: PostureMetrics | None, person_present: bool = False) -> Assessment:
-        """The verdict on one frame. Without metrics: away, or present but unposed."""
+    def assess(
+        self,
+        metrics: PostureMetrics | None,
+        person_present: bool = False,
+        t_ms: int | None = None,
+    ) -> Assessment:
+        """The verdict on one frame. Without metrics: away, or present but unposed.
+
+        `t_ms` (the frame's time) is unused here: it keeps the call the same as
+        for a scorer that learns from the session (`posture.provisional`).
+        """
         default = self.profile is None
         if metrics is None:
             if person_present:
