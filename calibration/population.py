@@ -40,11 +40,12 @@ POPULATION_FILE = "population.json"
 # out rather than letting one camera set-up stand for everybody.
 MIN_SOURCES = 2
 # Metrics that say where the camera is as much as how the person sits: the head's
-# share of the picture depends on the lens and on how close the camera stands, so
-# across people it says nothing about posture (close-framed webcams were judged
-# "too close"). A population leaves them out; a personal calibration, taken with
-# the camera where it will stay, keeps them.
-FRAMING_METRICS = frozenset({"head_size_frac"})
+# share of the picture depends on the lens and on how close the camera stands, the
+# shoulders' height in it on where the camera points, so across people they say
+# nothing about posture (close-framed webcams were judged "too close"). A
+# population leaves them out; a personal calibration, taken with the camera where
+# it will stay, keeps them.
+FRAMING_METRICS = frozenset({"head_size_frac", "shoulder_level_ratio"})
 POPULATION_NAME = "population-default"
 
 

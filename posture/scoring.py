@@ -78,6 +78,15 @@ RULES: tuple[Rule, ...] = (
     # Thoracic slouch: shoulders ahead of the hips; reclining is the opposite.
     Rule(Verdict.SLOUCH, (Term("trunk_inclination_deg", +1, "trunk_inclination_3d_deg"),)),
     Rule(Verdict.SLOUCH, (Term("torso_height_ratio", -1),), NOT_SIDE),
+    # A slump in which head and shoulders sink together, seen from the front: the
+    # neck cues barely move, but the shoulders drop in the picture (relative to
+    # the calibrated position, over the body scale: a camera that stays put). The
+    # 3D neck angle joins in, as two cues that each move half-way add up.
+    Rule(
+        Verdict.SLOUCH,
+        (Term("shoulder_level_ratio", +1), Term("neck_inclination_3d_deg", +1)),
+        NOT_SIDE,
+    ),
     Rule(Verdict.RECLINED, (Term("trunk_inclination_deg", -1, "trunk_inclination_3d_deg"),)),
     Rule(Verdict.TOO_CLOSE, (Term("head_size_frac", +1),), NOT_SIDE),
     Rule(Verdict.LATERAL_LEAN, (Term("shoulder_tilt_deg", 0),), NOT_SIDE),

@@ -146,6 +146,33 @@ def test_trunk_back_is_reclined():
     assert reason.excess == pytest.approx(2.5)
 
 
+SINKING_PROFILE = Profile(
+    name="desk-camera",
+    view=View.FRONTAL,
+    metrics={**FRONTAL_BASELINES, "shoulder_level_ratio": MetricBaseline(0.6, 0.01, 0.1, 5)},
+)
+
+
+def test_head_and_shoulders_sinking_together_is_a_slouch_from_the_front():
+    """The neck cues barely move while the whole upper body drops in the picture."""
+    scorer = Scorer(SINKING_PROFILE)
+    sunk = scorer.assess(at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.8))
+    assert sunk.verdict is Verdict.SLOUCH
+    assert sunk.reasons[0].metric == "shoulder_level_ratio"
+    assert sunk.reasons[0].excess == pytest.approx(2.0)
+    # Half-way on the level and half-way on the 3D neck angle add up to a slouch...
+    both = at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.66, neck_inclination_3d_deg=16.0)
+    assert scorer.assess(both).verdict is Verdict.SLOUCH
+    # ...either alone does not, and rising in the picture (leaning in) is no slouch.
+    level_only = at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.66)
+    assert scorer.assess(level_only).verdict is Verdict.GOOD
+    risen = scorer.assess(at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.2))
+    assert risen.verdict is Verdict.GOOD
+    # Seen from the side the rule does not apply.
+    side_view = at_baseline(SINKING_PROFILE, View.SIDE, shoulder_level_ratio=0.9)
+    assert scorer.assess(side_view).verdict is not Verdict.SLOUCH
+
+
 RECLINED_PROFILE = Profile(
     name="backrest",
     view=View.SIDE,
