@@ -194,7 +194,7 @@ def analyze_frames(
             index=frame.index,
             pose=pose,
             metrics=metrics,
-            person_present=presence.person_present(frame.t_ms, metrics, pose.detected, frame.image),
+            person_present=presence.person_present(frame.t_ms, metrics, pose, frame.image),
             brightness=brightness(frame.image),
             name=getattr(frame, "name", None),
             people=None if crowd is None else max(crowd.count(frame), pose.person_count),

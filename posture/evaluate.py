@@ -138,7 +138,7 @@ def measure_rows(
                 image = alter(image)
             pose = estimator.estimate_image(image)
             metrics = compute_metrics(pose)
-            present = PresenceTracker().person_present(0, metrics, pose.detected, image)
+            present = PresenceTracker().person_present(0, metrics, pose, image)
             measured.append(
                 MeasuredRow(row, metrics, present, pose.person_count, brightness(image))
             )
