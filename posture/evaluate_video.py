@@ -47,7 +47,13 @@ from typing import Any
 from calibration.gates import CalibrationSample
 from calibration.profile import Profile
 from calibration.protocol import calibrate
-from posture.analysis import FrameAnalysis, analyze_frames, calibration_frames, estimator_for
+from posture.analysis import (
+    SETTLE_REPEATS,
+    FrameAnalysis,
+    analyze_frames,
+    calibration_frames,
+    estimator_for,
+)
 from posture.errors import CalibrationError, EvaluationError
 from posture.evaluate import Stats
 from posture.provisional import LearningScorer, LearningSettings, learning_scorer
@@ -58,9 +64,6 @@ LABELS_SUFFIX = ".labels.json"
 LABELS = ("good", "bad")
 # The smoothed verdict is scored from this many seconds into each segment.
 SETTLE_S = 2.0
-# How often a frame showing a change is estimated again with --every N > 1
-# (as `posture analyze` does).
-SETTLE_REPEATS = 4
 VIDEO_MODES = ("calibrated", "uncalibrated")
 # Replays of a clip, at most, for the uncalibrated mode to finish learning.
 MAX_PASSES = 30
