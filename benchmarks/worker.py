@@ -439,7 +439,7 @@ def run_overhead(args: argparse.Namespace) -> None:
             marks.append(cpu_s())
             metrics = compute_metrics(pose)
             marks.append(cpu_s())
-            present = presence.person_present(clock_ms[0], metrics, pose.detected, image)
+            present = presence.person_present(clock_ms[0], metrics, pose, image)
             smoother.update(scorer.assess(metrics, present), clock_ms[0])
             marks.append(cpu_s())
             names = (

@@ -32,12 +32,6 @@ MAX_MOVEMENT_SIGMA = {
 }
 # Fewer frames than this cannot show movement; a single still calibrates.
 MIN_FRAMES_FOR_MOVEMENT = 5
-# An "upright" baseline beyond these is not upright (degrees, forward positive).
-UPRIGHT_LIMITS = {
-    "trunk_inclination_deg": (-30.0, 30.0),
-    "trunk_inclination_3d_deg": (-30.0, 30.0),
-    "neck_inclination_deg": (-25.0, 45.0),
-}
 
 
 @dataclass(frozen=True)
@@ -122,17 +116,3 @@ def check_still(frames: Sequence[PostureMetrics]) -> None:
                 f"too much movement while calibrating ({metric} varied by {sigma:.2f}, limit "
                 f"{bound}): sit upright and still for the whole calibration"
             )
-
-
-def check_upright(baselines: dict[str, float]) -> None:
-    """Refuse a baseline that is plainly not an upright posture."""
-    for metric, (low, high) in UPRIGHT_LIMITS.items():
-        value = baselines.get(metric)
-        if value is None or low <= value <= high:
-            continue
-        direction = "forward" if value > high else "back"
-        raise CalibrationError(
-            f"this does not look upright ({metric} is {value:.0f} deg, leaning {direction}; "
-            f"upright is between {low:.0f} and {high:.0f}): sit upright with your back against "
-            "the chair and calibrate again, or pass --force to keep it"
-        )

@@ -6,10 +6,14 @@ view the metrics detect. Within a view, each source (one camera set-up, often
 one person) first gets its own median per metric, so a source with many
 images counts once; a metric seen in fewer than MIN_SOURCES sources is left
 out. The population baseline is the median of those source medians, and its
-spread the MAD across sources, turned into a tolerance by the same rule as a
-personal calibration (`calibration.baseline`). Across
-people that spread is wide, so the tolerances mostly sit at their maximum
-margins: an uncalibrated verdict is deliberately less sensitive.
+spread the MAD across sources. The tolerance is the widest a personal one can
+be (each metric's maximum margin, `calibration.baseline.MARGINS`): people
+differ from each other more than one person's sittings do, and a spread
+measured across a handful of sources is itself unreliable (with three sources
+that happen to agree it collapsed to the minimum margin and flagged a fourth
+person's upright frames as reclined). An uncalibrated verdict is deliberately
+less sensitive. Metrics that depend on camera framing are left out
+(`FRAMING_METRICS`).
 
 Every output that uses these profiles says so.
 """
@@ -17,13 +21,15 @@ Every output that uses these profiles says so.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from statistics import median
 
-from calibration.baseline import BASELINE_METRICS, baseline_of
+from calibration.baseline import BASELINE_METRICS, baseline_of, tolerance_for
 from calibration.profile import Profile
 from posture.errors import ProfileError
 from posture.metrics import PostureMetrics
@@ -33,6 +39,13 @@ POPULATION_FILE = "population.json"
 # A population needs more than one person: a metric seen in fewer sources is left
 # out rather than letting one camera set-up stand for everybody.
 MIN_SOURCES = 2
+# Metrics that say where the camera is as much as how the person sits: the head's
+# share of the picture depends on the lens and on how close the camera stands, the
+# shoulders' height in it on where the camera points, so across people they say
+# nothing about posture (close-framed webcams were judged "too close"). A
+# population leaves them out; a personal calibration, taken with the camera where
+# it will stay, keeps them.
+FRAMING_METRICS = frozenset({"head_size_frac", "shoulder_level_ratio"})
 POPULATION_NAME = "population-default"
 
 
@@ -45,6 +58,8 @@ def derive_population(samples: Iterable[tuple[str, PostureMetrics]]) -> dict[Vie
     for view, sources in by_view.items():
         baselines = {}
         for metric in BASELINE_METRICS:
+            if metric in FRAMING_METRICS:
+                continue
             source_medians = []
             for frames in sources.values():
                 values = [v for f in frames if (v := getattr(f, metric)) is not None]
@@ -52,7 +67,8 @@ def derive_population(samples: Iterable[tuple[str, PostureMetrics]]) -> dict[Vie
                     source_medians.append(median(values))
             found = baseline_of(metric, source_medians)
             if found is not None and found.count >= MIN_SOURCES:
-                baselines[metric] = found
+                widest = replace(found, tolerance=tolerance_for(metric, found.median, math.inf))
+                baselines[metric] = widest
         if not baselines:
             continue
         profiles[view] = Profile(

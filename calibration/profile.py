@@ -11,6 +11,7 @@ Schema (version 1)::
       "model": "lite",
       "frame_count": 42,
       "population_default": false,
+      "forced": false,
       "metrics": {"neck_inclination_deg": {"median": 12.1, "mad": 1.2,
                                              "tolerance": 8.0, "count": 42}, ...}
     }
@@ -67,6 +68,8 @@ class Profile:
     frame_count: int = 0
     created_at: str = field(default_factory=_now)
     population_default: bool = False
+    # Kept with --force although it did not look upright (calibration.upright).
+    forced: bool = False
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -92,6 +95,7 @@ class Profile:
             "model": self.model,
             "frame_count": self.frame_count,
             "population_default": self.population_default,
+            "forced": self.forced,
             "metrics": {name: base.as_dict() for name, base in self.metrics.items()},
         }
 
@@ -130,6 +134,7 @@ class Profile:
                 frame_count=int(data.get("frame_count", 0)),
                 created_at=str(data.get("created_at", "")),
                 population_default=bool(data.get("population_default", False)),
+                forced=bool(data.get("forced", False)),
                 schema_version=version,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:

@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from calibration.baseline import build_baseline
-from calibration.gates import CalibrationSample, accepted_frames, check_upright
+from calibration.gates import CalibrationSample, accepted_frames
 from calibration.profile import Profile
+from calibration.upright import check_upright
 from posture.errors import CalibrationError
 from posture.metrics import PostureMetrics
 from posture.vocabulary import View
@@ -32,8 +33,9 @@ def calibrate(
     """Build a profile from frames of the user sitting upright.
 
     Raises `CalibrationError` (with what to change) when a quality gate fails, or,
-    unless `force`, when the baseline is plainly not upright. `gates=False` skips
-    both, for frames that are known to be upright (labelled evaluation data).
+    unless `force`, when the baseline is plainly not upright for people in that
+    camera view (`calibration.upright`); a forced profile says so. `gates=False`
+    skips both, for frames that are known to be upright (labelled evaluation data).
     """
     if gates:
         frames = accepted_frames(samples)
@@ -46,13 +48,22 @@ def calibrate(
         raise CalibrationError(
             "no posture metric could be measured in these frames: check the source"
         )
-    if gates and not force:
-        check_upright({metric: base.median for metric, base in baselines.items()})
+    view = dominant_view(frames)
+    medians = {metric: base.median for metric, base in baselines.items()}
+    forced = False
+    if gates:
+        try:
+            check_upright(view, medians)
+        except CalibrationError:
+            if not force:
+                raise
+            forced = True
     return Profile(
         name=name,
-        view=dominant_view(frames),
+        view=view,
         metrics=baselines,
         source=source,
         model=model,
         frame_count=len(frames),
+        forced=forced,
     )

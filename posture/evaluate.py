@@ -9,7 +9,10 @@ The protocol (fixed so that numbers stay comparable across versions):
 - Calibrated mode: each row is judged against a profile calibrated from the
   *other* good rows of its source (leave-one-out); a row with no other good row
   in its source is not scored in this mode.
-- Uncalibrated mode: the population default profile for every row.
+- Uncalibrated mode: a population profile derived, as the bundled one is
+  (`calibration.population`), from the good rows of every *other* source
+  (leave-one-source-out), so that no row is judged by a population that
+  includes its own source (with `evaluate(..., scorer)`, that scorer instead).
 - A prediction is "bad" when the verdict is any bad posture, including
   person-no-pose; no-person counts as not bad.
 - Reported per view group (frontal-webcam, side, other) and pooled: n, rows
@@ -28,6 +31,7 @@ import cv2
 import numpy as np
 
 from calibration.gates import CalibrationSample
+from calibration.population import derive_population, with_every_view
 from calibration.profile import Profile
 from calibration.protocol import calibrate
 from posture.errors import CalibrationError, EvaluationError
@@ -42,7 +46,7 @@ VIEW_GROUPS = ("frontal-webcam", "side", "other")
 MODES = ("calibrated", "uncalibrated")
 MODELS_NOTE = (
     "Calibrated: leave-one-out profile from the other good images of the same source. "
-    "Uncalibrated: population default profile."
+    "Uncalibrated: population profile from the other sources (leave-one-source-out)."
 )
 
 
@@ -134,7 +138,7 @@ def measure_rows(
                 image = alter(image)
             pose = estimator.estimate_image(image)
             metrics = compute_metrics(pose)
-            present = PresenceTracker().person_present(0, metrics, pose.detected, image)
+            present = PresenceTracker().person_present(0, metrics, pose, image)
             measured.append(
                 MeasuredRow(row, metrics, present, pose.person_count, brightness(image))
             )
@@ -236,7 +240,10 @@ class Evaluation:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "protocol": "leave-one-out calibration per source; population default uncalibrated",
+            "protocol": (
+                "calibrated: leave-one-out per source; uncalibrated: leave-one-source-out "
+                "population"
+            ),
             "modes": {
                 mode: {group: s.as_dict() for group, s in groups.items()}
                 for mode, groups in self.stats.items()
@@ -246,9 +253,25 @@ class Evaluation:
         }
 
 
+def leave_one_source_out(measured: Sequence[MeasuredRow]) -> Callable[[str], Scorer | None]:
+    """A population scorer per source, derived from the other sources' good rows;
+    None where they are too few to make a population (the row is not scored)."""
+    samples = population_samples(measured)
+    scorers: dict[str, Scorer | None] = {}
+
+    def scorer_for(source: str) -> Scorer | None:
+        if source not in scorers:
+            profiles = derive_population([(s, m) for s, m in samples if s != source])
+            scorers[source] = Scorer(defaults=with_every_view(profiles)) if profiles else None
+        return scorers[source]
+
+    return scorer_for
+
+
 def evaluate(measured: Sequence[MeasuredRow], scorer: Scorer | None = None) -> Evaluation:
-    """Apply the protocol to measured rows."""
-    population = scorer or Scorer()
+    """Apply the protocol to measured rows (`scorer`: one uncalibrated scorer for
+    every row instead of the leave-one-source-out populations)."""
+    population = leave_one_source_out(measured) if scorer is None else (lambda _: scorer)
     result = Evaluation(
         stats={mode: {group: Stats() for group in (*VIEW_GROUPS, "pooled")} for mode in MODES}
     )
@@ -264,11 +287,12 @@ def evaluate(measured: Sequence[MeasuredRow], scorer: Scorer | None = None) -> E
             "pose": item.metrics is not None,
         }
         profile = leave_one_out_profile(item, measured)
+        others = population(item.row.source)
         verdicts: dict[str, Assessment | None] = {
             "calibrated": Scorer(profile).assess(item.metrics, item.person_present)
             if profile
             else None,
-            "uncalibrated": population.assess(item.metrics, item.person_present),
+            "uncalibrated": others.assess(item.metrics, item.person_present) if others else None,
         }
         for mode, assessment in verdicts.items():
             record[mode] = None if assessment is None else assessment.verdict.value

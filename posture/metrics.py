@@ -86,6 +86,7 @@ class PostureMetrics:
     head_size_frac: float | None = None
     shoulder_width_ratio: float | None = None
     torso_height_ratio: float | None = None
+    shoulder_level_ratio: float | None = None
     shoulder_tilt_deg: float | None = None
     head_roll_deg: float | None = None
 
@@ -467,6 +468,7 @@ def compute_metrics(
         head_size_frac=head_size_frac,
         shoulder_width_ratio=ratio(_norm(geometry.px[right_sh] - geometry.px[left_sh])),
         torso_height_ratio=ratio(torso_height),
+        shoulder_level_ratio=ratio(float(shoulders_px[1]) - pose.image_size[1] / 2.0),
         shoulder_tilt_deg=_roll_deg(geometry, left_sh, right_sh, facing_camera=frontal),
         head_roll_deg=head_roll,
     )

@@ -372,9 +372,7 @@ class Monitor:
                 pose = estimator.estimate_image(frame.image, round(now_s * 1000))
                 self.frames_analysed += 1
                 metrics = compute_metrics(pose)
-                present = self.presence.person_present(
-                    frame.t_ms, metrics, pose.detected, frame.image
-                )
+                present = self.presence.person_present(frame.t_ms, metrics, pose, frame.image)
                 assessment = self.scorer.assess(metrics, present)
                 if adaptive:
                     self.rate.update(assessment, self.smoother.verdict)

@@ -378,3 +378,31 @@ def test_a_bug_is_one_line_with_exit_70_and_verbose_shows_the_traceback(monkeypa
     )
     with pytest.raises(RuntimeError, match="something impossible"):
         main(["--verbose", "analyze", str(UPRIGHT_PHOTO)])
+
+
+def test_the_analyze_table_labels_raw_and_smoothed_and_never_cuts_a_number(
+    calibrated, capsys, monkeypatch
+):
+    """Piped (80 columns by default) and in a narrow terminal, metric columns that do
+    not fit are left out and named; the ones shown keep every digit."""
+    args = ["analyze", str(SESSION_VIDEO), "--profile", "default", "--every", "80"]
+    _, as_json, _ = run([*args, "--json"], capsys)
+    records = [json.loads(line) for line in as_json.splitlines()]
+    for columns in ("80", "60"):
+        monkeypatch.setenv("COLUMNS", columns)
+        code, out, err = run(args, capsys)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= int(columns)
+        header = next(line for line in lines if "t (s)" in line)
+        assert "this frame" in header and "smoothed" in header and "…" not in out
+        for record in records:
+            verdict, smoothed = record["verdict"], record["smoothed"]["verdict"]
+            row = next(
+                line for line in lines if line.split()[:1] == [f"{record['t_ms'] / 1000:.1f}"]
+            )
+            assert row.split()[1:4] == [verdict, str(record["score"]), smoothed]
+            if "neck°" in header:
+                assert f"{record['neck_inclination_deg']:.1f}" in row
+        words = " ".join(out.split())
+        assert "Left out to fit" in words and "--json has every metric" in words

@@ -15,14 +15,15 @@ from posture.evaluate import evaluate, measure_rows, read_labels
 from tests.conftest import DEV_LABELS, REPO, SAMPLES, needs_shared
 
 COLUMNS = ["path", "source", "view", "coarse_label", "label"]
+# Three side-view "sources", so that each has two others to make a population from.
 SAMPLE_ROWS = [
     ("upright/straight_hf.jpg", "A", "side", "good", "good (upright)"),
     ("upright/straight_flip.jpg", "A", "side", "good", "good (upright)"),
-    ("upright/straight_hf_flip.jpg", "A", "side", "good", "good (upright)"),
+    ("upright/straight_hf_flip.jpg", "D", "side", "good", "good (upright)"),
     ("slouched/hunchback_hf.jpg", "A", "side", "bad", "bad-slouch"),
-    ("slouched/hunchback.jpg", "A", "side", "bad", "bad-slouch"),
+    ("slouched/hunchback.jpg", "D", "side", "bad", "bad-slouch"),
     ("reclined/recline_hf.jpg", "A", "side", "bad", "bad-reclined"),
-    ("reclined/recline.jpg", "A", "side", "bad", "bad-reclined"),
+    ("reclined/recline.jpg", "D", "side", "bad", "bad-reclined"),
     ("neck/Good-Posture.png", "B", "side", "good", "good (upright neck)"),
     ("neck/Bad-Posture.png", "B", "side", "bad", "bad-forward-head"),
     ("frontal/man-selfie.jpg", "C", "frontal", "other", "neutral upright portrait"),
@@ -49,9 +50,9 @@ def test_protocol_scores_good_and_bad_rows_only(sample_evaluation):
     assert sample_evaluation["unscored_rows"] == 1  # the "other" selfie
     pooled = sample_evaluation["modes"]["uncalibrated"]["pooled"]
     assert (pooled["n"], pooled["bad"], pooled["good"]) == (9, 5, 4)
-    # Source B has a single good row: it cannot be calibrated leave-one-out.
+    # Sources B and D have a single good row each: it cannot be calibrated leave-one-out.
     calibrated = sample_evaluation["modes"]["calibrated"]["pooled"]
-    assert (calibrated["n"], calibrated["good"]) == (8, 3)
+    assert (calibrated["n"], calibrated["good"]) == (7, 2)
     assert sample_evaluation["modes"]["calibrated"]["frontal-webcam"]["n"] == 0
 
 
@@ -63,6 +64,24 @@ def test_calibrated_verdicts_on_the_samples_are_right(sample_evaluation):
     assert verdicts["recline_hf.jpg"] == "reclined"
     assert verdicts["hunchback_hf.jpg"] in ("slouch", "forward-head")
     assert verdicts["Good-Posture.png"] is None  # not scored in calibrated mode
+
+
+def test_uncalibrated_rows_are_judged_without_their_own_source(tmp_path):
+    from calibration.population import derive_population, with_every_view
+    from posture.evaluate import population_samples
+    from posture.scoring import Scorer
+
+    measured = measure_rows(read_labels(write_labels(tmp_path, SAMPLE_ROWS)))
+    result = evaluate(measured).as_dict()
+    others = [(s, m) for s, m in population_samples(measured) if s != "B"]
+    scorer = Scorer(defaults=with_every_view(derive_population(others)))
+    for item, row in zip([m for m in measured if m.row.scored], result["rows"], strict=True):
+        if item.row.source == "B":
+            expected = scorer.assess(item.metrics, item.person_present).verdict.value
+            assert row["uncalibrated"] == expected
+    # With the other sources too few to make a population, a row is not scored.
+    alone = measure_rows(read_labels(write_labels(tmp_path, [SAMPLE_ROWS[0], SAMPLE_ROWS[3]])))
+    assert evaluate(alone).as_dict()["modes"]["uncalibrated"]["pooled"]["n"] == 0
 
 
 def test_cli_prints_table_and_json(tmp_path, capsys):

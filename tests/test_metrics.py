@@ -285,11 +285,36 @@ def test_torso_height_ratio_is_the_projected_trunk_over_body_scale():
 # --- Invariants: moving, rescaling and mirroring the picture -----------------------------
 
 
+# Where the shoulders sit in the picture: the one metric that is about position.
+POSITION_METRICS = ("shoulder_level_ratio",)
+SHAPE_METRICS = tuple(name for name in METRIC_NAMES if name not in POSITION_METRICS)
+
+
 @FAST
 @given(postures(), st.floats(-200.0, 200.0), st.floats(-100.0, 100.0))
-def test_moving_the_person_in_the_image_changes_nothing(params, du, dv):
+def test_moving_the_person_in_the_image_changes_nothing_but_their_level(params, du, dv):
     pose = skeleton(**params)
-    assert_same_metrics(measure(pose), measure(translate(pose, du, dv)), METRIC_NAMES)
+    before, after = measure(pose), measure(translate(pose, du, dv))
+    assert_same_metrics(before, after, SHAPE_METRICS)
+    # Sinking in the picture by dv pixels raises the level by dv over the body scale.
+    assert before.body_scale_px is not None
+    assert after.shoulder_level_ratio == pytest.approx(
+        before.shoulder_level_ratio + dv / before.body_scale_px, abs=1e-6
+    )
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.8, 1.25])
+def test_the_shoulder_level_holds_when_the_person_nears_or_leaves_the_camera(factor):
+    """Under perspective a point's offset from the picture's centre and the body's
+    size both scale as 1/distance: their ratio does not move."""
+    pose = skeleton(yaw_deg=0.0)
+    width, height = pose.image_size
+    centre = np.array([width / 2, height / 2])
+    pixels = (pose.image_xy * [width, height] - centre) * factor + centre
+    nearer = dataclasses.replace(pose, image_xy=pixels / [width, height])
+    level = measure(pose).shoulder_level_ratio
+    assert level is not None and level != 0
+    assert measure(nearer).shoulder_level_ratio == pytest.approx(level, rel=1e-6)
 
 
 @FAST
@@ -368,7 +393,7 @@ def test_non_square_images_measure_pixel_geometry(yaw_deg):
     landscape = skeleton(30, 15, yaw_deg, image_size=(1920, 1080), hip_px=(700.0, 900.0))
     portrait = skeleton(30, 15, yaw_deg, image_size=(1080, 1920), hip_px=(700.0, 900.0))
     wide, tall = measure(landscape), measure(portrait)
-    assert_same_metrics(wide, tall, METRIC_NAMES)
+    assert_same_metrics(wide, tall, SHAPE_METRICS)  # the picture's centre moved
     assert wide.trunk_inclination_3d_deg == pytest.approx(15.0, abs=ANGLE_TOL_DEG)
     if yaw_deg == 90.0:
         assert wide.neck_inclination_deg == pytest.approx(45.0, abs=ANGLE_TOL_DEG)

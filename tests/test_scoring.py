@@ -146,6 +146,77 @@ def test_trunk_back_is_reclined():
     assert reason.excess == pytest.approx(2.5)
 
 
+SINKING_PROFILE = Profile(
+    name="desk-camera",
+    view=View.FRONTAL,
+    metrics={**FRONTAL_BASELINES, "shoulder_level_ratio": MetricBaseline(0.6, 0.01, 0.1, 5)},
+)
+
+
+def test_head_and_shoulders_sinking_together_is_a_slouch_from_the_front():
+    """The neck cues barely move while the whole upper body drops in the picture."""
+    scorer = Scorer(SINKING_PROFILE)
+    sunk = scorer.assess(at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.8))
+    assert sunk.verdict is Verdict.SLOUCH
+    assert sunk.reasons[0].metric == "shoulder_level_ratio"
+    assert sunk.reasons[0].excess == pytest.approx(2.0)
+    # Half-way on the level and half-way on the 3D neck angle add up to a slouch...
+    both = at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.66, neck_inclination_3d_deg=16.0)
+    assert scorer.assess(both).verdict is Verdict.SLOUCH
+    # ...either alone does not, and rising in the picture (leaning in) is no slouch.
+    level_only = at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.66)
+    assert scorer.assess(level_only).verdict is Verdict.GOOD
+    risen = scorer.assess(at_baseline(SINKING_PROFILE, shoulder_level_ratio=0.2))
+    assert risen.verdict is Verdict.GOOD
+    # Seen from the side the rule does not apply.
+    side_view = at_baseline(SINKING_PROFILE, View.SIDE, shoulder_level_ratio=0.9)
+    assert scorer.assess(side_view).verdict is not Verdict.SLOUCH
+
+
+RECLINED_PROFILE = Profile(
+    name="backrest",
+    view=View.SIDE,
+    metrics={**SIDE_BASELINES, "trunk_inclination_deg": MetricBaseline(-20.0, 1.0, 8.0, 5)},
+)
+
+
+def test_sitting_taller_than_a_reclined_baseline_is_never_a_slouch():
+    """Calibrated leaning back on the backrest (trunk -20 deg): sitting tall (0 deg)
+    is 2.5 tolerances forward of that baseline, but forward lean is measured from
+    the more upright of the baseline and the trunk vertical."""
+    scorer = Scorer(RECLINED_PROFILE)
+    tall = scorer.assess(at_baseline(RECLINED_PROFILE, trunk_inclination_deg=0.0))
+    assert tall.verdict is Verdict.GOOD and tall.score == 100
+    # A real slouch is still one, measured from upright: 20 deg is 2.5 tolerances.
+    slouch = scorer.assess(at_baseline(RECLINED_PROFILE, trunk_inclination_deg=20.0))
+    assert slouch.verdict is Verdict.SLOUCH
+    assert only_reason(slouch).baseline == 0.0
+    assert only_reason(slouch).excess == pytest.approx(2.5)
+
+
+def test_reclined_is_still_measured_from_the_baseline():
+    scorer = Scorer(RECLINED_PROFILE)
+    assert scorer.assess(at_baseline(RECLINED_PROFILE)).verdict is Verdict.GOOD
+    further = scorer.assess(at_baseline(RECLINED_PROFILE, trunk_inclination_deg=-30.0))
+    assert further.verdict is Verdict.RECLINED
+    assert only_reason(further).baseline == -20.0
+    assert only_reason(further).threshold == -28.0
+
+
+def test_a_forward_baseline_is_its_own_anchor():
+    # A baseline already forward of vertical is the more upright of the two for
+    # that person: forward lean is measured from it, as before.
+    assert side(trunk_inclination_deg=7.0).verdict is Verdict.GOOD
+    leaning = Profile(
+        name="forward",
+        view=View.SIDE,
+        metrics={**SIDE_BASELINES, "trunk_inclination_deg": MetricBaseline(5.0, 1.0, 8.0, 5)},
+    )
+    result = Scorer(leaning).assess(at_baseline(leaning, trunk_inclination_deg=17.0))
+    assert result.verdict is Verdict.SLOUCH
+    assert only_reason(result).excess == pytest.approx(1.5)
+
+
 def test_the_worst_rule_wins_when_two_fire():
     # Neck 2.125 tolerances out, trunk 3.0: the slouch is worse.
     result = side(neck_inclination_deg=27.0, trunk_inclination_deg=24.0)
@@ -443,7 +514,9 @@ def feed_clock(
 
 
 def test_defaults_are_the_documented_ones():
-    assert SmootherSettings() == SETTINGS
+    assert SmootherSettings() == SmootherSettings(
+        window_ms=2000, switch_share=0.6, min_hold_ms=1000
+    )
 
 
 def test_nothing_smoothed_yet_has_no_verdict():

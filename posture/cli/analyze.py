@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import click
+from rich import box
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
-from posture.analysis import FrameAnalysis, analyze_frames, estimator_for
+from posture.analysis import SETTLE_REPEATS, FrameAnalysis, analyze_frames, estimator_for
 from posture.cli.common import (
     SourceSpec,
     cell,
@@ -28,23 +31,16 @@ from posture.scoring import (
 from posture.sources import open_source
 from posture.vocabulary import View
 
-# With --every N > 1, how many times a frame that shows a posture change may be
-# estimated again so the tracking catches up (see analyze_frames): on the sample
-# session at --every 10 the verdict after sitting up again comes 1 s late instead
-# of 4 s, for 20 % more model runs.
-SETTLE_REPEATS = 4
-
+# Metric columns of the table, most useful first: a summary for people (--json has
+# every metric). Where the terminal is too narrow, the last ones are left out, and
+# the table says so, rather than cutting a digit.
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    # (record key, header, format): a summary for people; --json has every metric.
+    # (record key, header, format)
     ("neck_inclination_deg", "neck°", "{:.1f}"),
-    ("neck_inclination_3d_deg", "neck3D°", "{:.1f}"),
     ("trunk_inclination_deg", "trunk°", "{:.1f}"),
-    ("head_forward_ratio", "head fwd", "{:.2f}"),
     ("head_height_ratio", "head h", "{:.2f}"),
-)
-# With a verdict to show, fewer metrics fit an 80-column terminal.
-JUDGED_COLUMNS = tuple(
-    c for c in TABLE_COLUMNS if c[0] not in ("neck_inclination_3d_deg", "head_forward_ratio")
+    ("neck_inclination_3d_deg", "neck3D°", "{:.1f}"),
+    ("head_forward_ratio", "head fwd", "{:.2f}"),
 )
 
 
@@ -94,36 +90,55 @@ def _scorer(profile_name: str | None, uncalibrated: bool) -> tuple[Scorer | None
     return None, None
 
 
-def _table(records: list[dict[str, Any]], title: str, judged: bool) -> Table:
-    table = Table(title=title, title_justify="left", pad_edge=False)
+def _verdict_cells(verdict: dict[str, Any] | None) -> list[str]:
+    if verdict is None:
+        return []
+    return [verdict["verdict"], cell(verdict["score"], "{}")]
+
+
+def _table(records: list[dict[str, Any]], title: str, console: Console) -> tuple[Table, list[str]]:
+    """The table, and the headers of the metric columns left out to fit the console.
+
+    A judged frame shows its own verdict and score ("this frame"); a video also
+    the smoothed verdict and score the monitor would show ("smoothed"), side by
+    side, so the raw angles are never read against a verdict they do not make.
+    Metric columns that do not fit are left out, last first, rather than cut.
+    """
     named = any("name" in r for r in records)
-    longest = max((len(r.get("name") or "") for r in records), default=0)
-    table.add_column(
-        "frame" if named else "t (s)",
-        justify="left" if named else "right",
-        no_wrap=True,
-        min_width=min(longest, 40),
-    )
-    columns = JUDGED_COLUMNS if judged else TABLE_COLUMNS
-    if judged:
-        table.add_column("verdict", no_wrap=True, min_width=14)
-        table.add_column("score", justify="right", no_wrap=True, min_width=5)
-    table.add_column("view", no_wrap=True)
-    for _, header, _ in columns:
-        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    judged = bool(records) and "verdict" in records[0]
+    smoothed = judged and "smoothed" in records[0]
+    rows: list[list[str]] = []
     for record in records:
         label = record.get("name") or f"{record['t_ms'] / 1000:.1f}"
-        if record["view"] is not None:
-            view = record["view"]
-        else:
-            view = "partial" if record["pose"] else "no pose"
-        cells = [cell(record.get(key), fmt) for key, _, fmt in columns]
-        verdict_cells: list[str] = []
-        if judged:
-            shown = record.get("smoothed") or record
-            verdict_cells = [shown["verdict"], cell(shown["score"], "{}")]
-        table.add_row(label, *verdict_cells, view, *cells)
-    return table
+        view = record["view"] or ("partial" if record["pose"] else "no pose")
+        verdicts = _verdict_cells(record if judged else None)
+        verdicts += _verdict_cells(record.get("smoothed") if smoothed else None)
+        metrics = [cell(record.get(key), fmt) for key, _, fmt in TABLE_COLUMNS]
+        rows.append([label, *verdicts, view, *metrics])
+    headers = ["frame" if named else "t (s)"]
+    headers += ["this frame", "score"] if judged else []
+    headers += ["smoothed", "score"] if smoothed else []
+    headers.append("view")
+    fixed = len(headers)
+    headers += [header for _, header, _ in TABLE_COLUMNS]
+    keep = len(headers)
+    while True:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for index, header in enumerate(headers[:keep]):
+            # A file name may fold onto a second line; numbers and verdicts never do.
+            folds = index == 0 and named
+            table.add_column(
+                header,
+                justify="left" if folds or (0 < index < fixed and header != "score") else "right",
+                no_wrap=not folds,
+                min_width=min(24, max(len(r[0]) for r in rows)) if folds and rows else None,
+            )
+        for row in rows:
+            table.add_row(*row[:keep])
+        natural = Measurement.get(console, console.options.update_width(1_000_000), table)
+        if keep == fixed or natural.maximum <= console.width:
+            return table, headers[keep:]
+        keep -= 1
 
 
 @click.command()
@@ -199,8 +214,14 @@ def analyze(
     if as_json:
         return
     console = stdout()
-    console.print(_table(records, f"posture analyze: {description}", judge is not None))
+    table, left_out = _table(records, f"posture analyze: {description}", console)
+    console.print(table)
     found = sum(1 for r in records if r["view"] is not None)
     console.print(f"{found} of {len(records)} frames with a usable pose.")
+    if left_out:
+        console.print(
+            f"Left out to fit {console.width} columns: {', '.join(left_out)} "
+            "(a wider terminal shows them; --json has every metric)."
+        )
     if note:
         console.print(note)

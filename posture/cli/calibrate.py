@@ -116,7 +116,11 @@ def _summary(profile: Profile) -> Table:
     metavar="NAME",
     help="Name to save the profile under (calibrating again replaces it).",
 )
-@click.option("--force", is_flag=True, help="Keep a baseline even if it does not look upright.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Keep a baseline even if it does not look upright (the profile records it).",
+)
 def calibrate(
     source_spec: str,
     seconds: float,
@@ -133,8 +137,10 @@ def calibrate(
     video). Frames are measured and dropped: only numbers are saved.
 
     Calibration is refused, with what to change, when it is too dark, no one
-    or more than one person is in view, head or shoulders are hard to see, or
-    you moved too much.
+    or more than one person is in view, head or shoulders are hard to see, you
+    moved too much, or the posture does not look upright for people seen from
+    that side (leaning far back, slouching, head far forward). --force keeps
+    such a baseline anyway, and the profile records that it was forced.
     """
     store = profile_store()
     store.path(name)  # validate the name before recording anything
@@ -161,6 +167,12 @@ def calibrate(
         f"({profile.view.value} view):"
     )
     console.print(f"  {path}", soft_wrap=True)
+    if profile.forced:
+        stderr().print(
+            "Note: kept with --force although it does not look upright; verdicts are judged "
+            f"against it. Calibrate again sitting tall when you can (`{command_name()} "
+            "calibrate`)."
+        )
 
 
 @click.group()
