@@ -16,9 +16,18 @@ LOGIN_COMMANDS = ("tray", "monitor")
 EXIT_BROKEN = 1
 
 
-def default_login_args() -> list[str]:
-    """The tray where its library is installed, else the monitor on its own."""
-    return ["tray"] if importlib.util.find_spec("PySide6") is not None else ["monitor"]
+def login_commands() -> list[str]:
+    """The long-running commands this build of posture has."""
+    root = click.get_current_context().find_root().command
+    known = root.commands if isinstance(root, click.Group) else {}
+    return [name for name in LOGIN_COMMANDS if name in known]
+
+
+def default_login_args(commands: list[str]) -> list[str]:
+    """The tray where it and its library are installed, else the monitor on its own."""
+    if "tray" in commands and importlib.util.find_spec("PySide6") is not None:
+        return ["tray"]
+    return ["monitor"]
 
 
 def _describe(entry: Entry) -> list[str]:
@@ -43,15 +52,16 @@ def autostart() -> None:
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[COMMAND [OPTIONS]]")
 def enable(args: tuple[str, ...]) -> None:
-    """Start posture at login: `tray` (default when installed) or `monitor`, with options.
+    """Start posture at login: `tray` (the default where installed) or `monitor`, with options.
 
     For example `posture autostart enable monitor --profile desk --quiet`.
     Enabling again replaces the entry.
     """
-    words = list(args) or default_login_args()
-    if words[0] not in LOGIN_COMMANDS:
+    commands = login_commands()
+    words = list(args) or default_login_args(commands)
+    if words[0] not in commands:
         raise click.BadParameter(
-            f"{words[0]!r} is not a command to run at login: use " + " or ".join(LOGIN_COMMANDS),
+            f"{words[0]!r} is not a command to run at login: use " + " or ".join(commands),
             param_hint="COMMAND",
         )
     entry = autostart_for().enable(posture_command(words))
