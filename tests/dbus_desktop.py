@@ -13,11 +13,18 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from dbus_fast import BusType, NameFlag, RequestNameReply
 from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusBool, DBusObjectPath, DBusStr, DBusUInt32
+from dbus_fast.annotations import (
+    DBusBool,
+    DBusInt32,
+    DBusObjectPath,
+    DBusSignature,
+    DBusStr,
+    DBusUInt32,
+)
 from dbus_fast.service import (
     PropertyAccess,
     ServiceInterface,
@@ -191,3 +198,55 @@ class MockLogind(ServedBus):
 
     def sleep(self, start: bool) -> None:
         self.call_in_loop(self.manager.PrepareForSleep, start)
+
+
+class _StatusNotifierWatcher(ServiceInterface):
+    """org.kde.StatusNotifierWatcher, the registry a desktop's tray (KDE's panel, GNOME's
+    AppIndicator extension, waybar, ...) keeps of the icons it shows."""
+
+    def __init__(self) -> None:
+        super().__init__("org.kde.StatusNotifierWatcher")
+        self.items: list[str] = []
+
+    @dbus_method()
+    def RegisterStatusNotifierItem(self, service: DBusStr) -> None:
+        self.items.append(service)
+        self.StatusNotifierItemRegistered(service)
+
+    @dbus_method()
+    def RegisterStatusNotifierHost(self, service: DBusStr) -> None:
+        pass
+
+    @dbus_property(access=PropertyAccess.READ)
+    def RegisteredStatusNotifierItems(self) -> Annotated[list[str], DBusSignature("as")]:
+        return list(self.items)
+
+    @dbus_property(access=PropertyAccess.READ)
+    def IsStatusNotifierHostRegistered(self) -> DBusBool:
+        return True
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ProtocolVersion(self) -> DBusInt32:
+        return 0
+
+    @dbus_signal()
+    def StatusNotifierItemRegistered(self, service: str) -> DBusStr:
+        return service
+
+    @dbus_signal()
+    def StatusNotifierHostRegistered(self) -> None:
+        return None
+
+
+class MockStatusNotifierWatcher(ServedBus):
+    """A tray host as StatusNotifierItem apps see it: `items` are the icons registered."""
+
+    def __init__(self, address: str) -> None:
+        self.watcher = _StatusNotifierWatcher()
+        super().__init__(
+            address, "org.kde.StatusNotifierWatcher", {"/StatusNotifierWatcher": self.watcher}
+        )
+
+    @property
+    def items(self) -> list[str]:
+        return list(self.watcher.items)

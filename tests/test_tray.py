@@ -9,6 +9,7 @@ The monitor is the recording stand-in (tests/fake_controls.py) until the real
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import json
@@ -720,4 +721,161 @@ def test_without_a_tray_the_monitor_runs_on_and_the_icon_comes_with_a_tray(
         assert harness.expect("exit") == "monitor stopped"
     finally:
         errors = harness.close()
+    assert harness.process.returncode == 0, errors
+
+
+# -- for real: a StatusNotifierItem host (KDE, GNOME's AppIndicator extension, waybar) --------
+
+SNI = "org.kde.StatusNotifierItem"
+
+
+class BusClient:
+    """Calls methods on a D-Bus bus, synchronously, for the test's side of a conversation."""
+
+    def __init__(self, address: str) -> None:
+        from dbus_fast.aio import MessageBus
+
+        async def connect() -> MessageBus:
+            return await MessageBus(bus_address=address).connect()  # made inside its loop
+
+        self.loop = asyncio.new_event_loop()
+        self.bus = self.loop.run_until_complete(connect())
+
+    def call(
+        self,
+        destination: str,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        *body: Any,
+    ) -> list[Any]:
+        from dbus_fast import Message, MessageType
+
+        message = Message(
+            destination=destination,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=list(body),
+        )
+        reply = self.loop.run_until_complete(asyncio.wait_for(self.bus.call(message), 10))
+        assert reply is not None and reply.message_type == MessageType.METHOD_RETURN, reply
+        return list(reply.body)
+
+    def item_property(self, item: str, name: str) -> Any:
+        return self.call(
+            item, "/StatusNotifierItem", "org.freedesktop.DBus.Properties", "Get", "ss", SNI, name
+        )[0].value
+
+    def close(self) -> None:
+        self.bus.disconnect()
+        self.loop.close()
+
+
+def _largest_pixels(pixmaps: list[tuple[int, int, bytes]]) -> list[str]:
+    """The opaque pixels of the largest icon pixmap (ARGB32, big-endian), row by row, as
+    #rrggbb; transparent ones as ""."""
+    _width, _height, data = max(pixmaps, key=lambda pixmap: pixmap[0])
+    return [
+        f"#{data[i + 1]:02x}{data[i + 2]:02x}{data[i + 3]:02x}" if data[i] == 255 else ""
+        for i in range(0, len(data), 4)
+    ]
+
+
+def _centre_colour(pixmaps: list[tuple[int, int, bytes]]) -> str:
+    width = max(pixmap[0] for pixmap in pixmaps)
+    return _largest_pixels(pixmaps)[width // 2 * width + width // 2]
+
+
+def _menu_items(client: BusClient, item: str) -> dict[str, tuple[int, bool]]:
+    """The menu the item exports (com.canonical.dbusmenu): label → (id, enabled)."""
+    menu = client.item_property(item, "Menu")
+    _revision, (_root, _props, children) = client.call(
+        item, menu, "com.canonical.dbusmenu", "GetLayout", "iias", 0, -1, []
+    )
+    items = {}
+    for child in children:
+        identifier, properties, _ = child.value
+        if "label" in properties:
+            enabled = properties.get("enabled")
+            items[properties["label"].value] = (
+                identifier,
+                True if enabled is None else enabled.value,
+            )
+    return items
+
+
+def _click(client: BusClient, item: str, label: str) -> None:
+    from dbus_fast import Variant
+
+    identifier, enabled = _menu_items(client, item)[label]
+    assert enabled, f"{label!r} is disabled"
+    menu = client.item_property(item, "Menu")
+    client.call(
+        item,
+        menu,
+        "com.canonical.dbusmenu",
+        "Event",
+        "isvu",
+        identifier,
+        "clicked",
+        Variant("i", 0),
+        0,
+    )
+
+
+def test_a_status_notifier_host_shows_the_state_and_its_menu_pauses_and_resumes(
+    x_desktop: XDesktop, tmp_path: Path
+) -> None:
+    """KDE's panel, GNOME's AppIndicator extension and waybar are StatusNotifierItem
+    hosts: Qt registers the icon with their watcher on the session bus and exports its
+    picture, tooltip and menu there. The host here is a mock watcher on a private bus;
+    the test reads what a panel would and clicks the menu items as a panel does."""
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon not found (Debian/Ubuntu: apt-get install dbus)")
+    pytest.importorskip("dbus_fast.annotations", reason="dbus-fast >= 4 not installed")
+    from tests.dbus_desktop import MockStatusNotifierWatcher
+    from tests.dbus_notifications import private_session_bus
+
+    with private_session_bus() as address, MockStatusNotifierWatcher(address) as host:
+        x_desktop.env["DBUS_SESSION_BUS_ADDRESS"] = address
+        harness = Harness(x_desktop, tmp_path)
+        client = BusClient(address)
+        try:
+            deadline = time.monotonic() + 15
+            while not host.items and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert host.items, "the icon never registered with the StatusNotifierWatcher"
+            item = host.items[0]
+            assert client.item_property(item, "Status") == "Active"
+            _icon_name, _pixmaps, title, _description = client.item_property(item, "ToolTip")
+            assert title == "posture: Good posture\nToday's score: 82 / 100"
+            assert _centre_colour(client.item_property(item, "IconPixmap")) == LOOKS["good"].colour
+            menu = _menu_items(client, item)
+            assert menu["Good posture"] == (menu["Good posture"][0], False)  # information only
+            assert not menu["_Resume"][1]
+
+            _click(client, item, "Pause for _30 minutes")
+            assert harness.expect("call") == ["pause", 30, "paused"]
+            paused = LOOKS["paused"].colour
+            deadline = time.monotonic() + 10
+            while _centre_colour(client.item_property(item, "IconPixmap")) != paused:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            pixels = _largest_pixels(client.item_property(item, "IconPixmap"))
+            assert _centre_colour(client.item_property(item, "IconPixmap")) == paused
+            assert pixels.count("#ffffff") > 50  # the two bars of the pause mark
+            assert any(label.startswith("Paused until ") for label in _menu_items(client, item))
+
+            _click(client, item, "_Resume")
+            assert harness.expect("call") == ["resume"]
+            _click(client, item, "_Quit")
+            assert harness.expect("call") == ["stop"]
+            assert harness.expect("exit") == "monitor stopped"
+        finally:
+            client.close()
+            errors = harness.close()
     assert harness.process.returncode == 0, errors
