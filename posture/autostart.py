@@ -68,8 +68,11 @@ class Entry:
 class Autostart(Protocol):
     """One platform's mechanism. `disable` and `status` return None when there is no entry."""
 
-    mechanism: str
-    location: str
+    @property
+    def mechanism(self) -> str: ...
+
+    @property
+    def location(self) -> str: ...
 
     def enable(self, command: Sequence[str]) -> Entry: ...
 
@@ -208,19 +211,18 @@ def _desktop_keys(text: str) -> dict[str, str]:
     return keys
 
 
-class XdgAutostart:
-    mechanism = "XDG autostart entry"
+class _FileEntry:
+    """A mechanism that is one file: written whole, read back, removed."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None, home: Path | None = None):
-        environ = os.environ if environ is None else environ
-        config = environ.get("XDG_CONFIG_HOME", "")
-        # The spec: a relative XDG_CONFIG_HOME is invalid and must be ignored.
-        base = Path(config) if os.path.isabs(config) else (home or Path.home()) / ".config"
-        self.path = base / "autostart" / DESKTOP_FILE
-        self.location = str(self.path)
+    mechanism = ""
+    path: Path
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     def enable(self, command: Sequence[str]) -> Entry:
-        _write(self.path, desktop_entry(command).encode("utf-8"))
+        _write(self.path, self._render(command))
         return Entry(self.mechanism, self.location, tuple(command))
 
     def disable(self) -> Entry | None:
@@ -229,10 +231,31 @@ class XdgAutostart:
         return entry
 
     def status(self) -> Entry | None:
-        text = _read(self.path)
-        if text is None:
-            return None
-        keys = _desktop_keys(text.decode("utf-8", errors="replace"))
+        data = _read(self.path)
+        return None if data is None else self._parse(data)
+
+    def _render(self, command: Sequence[str]) -> bytes:
+        raise NotImplementedError
+
+    def _parse(self, data: bytes) -> Entry:
+        raise NotImplementedError
+
+
+class XdgAutostart(_FileEntry):
+    mechanism = "XDG autostart entry"
+
+    def __init__(self, environ: Mapping[str, str] | None = None, home: Path | None = None):
+        environ = os.environ if environ is None else environ
+        config = environ.get("XDG_CONFIG_HOME", "")
+        # The spec: a relative XDG_CONFIG_HOME is invalid and must be ignored.
+        base = Path(config) if os.path.isabs(config) else (home or Path.home()) / ".config"
+        self.path = base / "autostart" / DESKTOP_FILE
+
+    def _render(self, command: Sequence[str]) -> bytes:
+        return desktop_entry(command).encode("utf-8")
+
+    def _parse(self, data: bytes) -> Entry:
+        keys = _desktop_keys(data.decode("utf-8", errors="replace"))
         command = tuple(parse_desktop_exec(keys.get("Exec", "")))
         enabled = (
             keys.get("Hidden", "false").lower() != "true"
@@ -256,27 +279,17 @@ def launch_agent(command: Sequence[str]) -> bytes:
     return plistlib.dumps(agent)
 
 
-class LaunchAgent:
+class LaunchAgent(_FileEntry):
     mechanism = "LaunchAgent"
 
     def __init__(self, home: Path | None = None) -> None:
         base = (home or Path.home()) / "Library" / "LaunchAgents"
         self.path = base / f"{LAUNCH_AGENT_LABEL}.plist"
-        self.location = str(self.path)
 
-    def enable(self, command: Sequence[str]) -> Entry:
-        _write(self.path, launch_agent(command))
-        return Entry(self.mechanism, self.location, tuple(command))
+    def _render(self, command: Sequence[str]) -> bytes:
+        return launch_agent(command)
 
-    def disable(self) -> Entry | None:
-        entry = self.status()
-        _remove(self.path)
-        return entry
-
-    def status(self) -> Entry | None:
-        data = _read(self.path)
-        if data is None:
-            return None
+    def _parse(self, data: bytes) -> Entry:
         try:
             agent = plistlib.loads(data)
             command = tuple(str(word) for word in agent.get("ProgramArguments", []))
