@@ -24,6 +24,8 @@ imported only once a tray is wanted.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -151,7 +153,28 @@ def tray_unavailable(
         return None
     if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
         return "no graphical display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    if not environ.get("WAYLAND_DISPLAY") and not _x_server_answers(environ["DISPLAY"]):
+        # Qt would abort the whole process on it ("could not connect to display").
+        return f"the X display {environ['DISPLAY']} does not answer"
     return None
+
+
+def _x_server_answers(display: str) -> bool:
+    """Whether a local X server listens for `display` (":0", ":1.0"); True for a remote
+    or unusual one, which only Qt can tell."""
+    match = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display)
+    if match is None:
+        return True
+    path = f"/tmp/.X11-unix/X{match[1]}"
+    for address in ("\0" + path, path):  # Linux servers listen in both namespaces
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2)
+            try:
+                probe.connect(address)
+            except OSError:
+                continue
+            return True
+    return False
 
 
 def require_library() -> None:

@@ -107,6 +107,12 @@ def test_without_a_display_there_is_no_tray(monkeypatch: pytest.MonkeyPatch) -> 
     assert tray_unavailable({}, "darwin") is None
 
 
+def test_an_x_display_that_does_not_answer_is_no_tray_rather_than_an_abort() -> None:
+    """Qt aborts the process when it cannot reach the X server; the monitor must not."""
+    assert tray_unavailable({"DISPLAY": ":987"}, "linux") == "the X display :987 does not answer"
+    assert tray_unavailable({"DISPLAY": "remote.example:0"}, "linux") is None  # only Qt can tell
+
+
 def test_without_pyside6_the_tray_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "PySide6", None)
     with pytest.raises(TrayError) as caught:

@@ -26,7 +26,7 @@ from posture.controllable import Controllable
 from posture.history import summarize
 from posture.paths import data_dir
 from posture.report import write_html
-from posture.tray import Calibrated, TrayActions, run_tray
+from posture.tray import Calibrated, TrayActions, require_library, run_tray
 
 R = TypeVar("R")
 
@@ -43,10 +43,14 @@ def run_with_tray(
 ) -> R:
     """Runs the monitor with a tray icon (or without, saying why) and returns its result.
 
+    Raises `TrayError` (with the install hint) before anything runs when PySide6 is
+    not installed.
+
     Quit in the menu, Ctrl+C or SIGTERM stop the monitor; the monitor stopping by
     itself (or failing) closes the tray. An error of the monitor's is raised here,
     on the caller's thread, as if there were no tray.
     """
+    require_library()  # before the monitor starts: without the tray, nothing runs
     outcome: list[R] = []
     failure: list[BaseException] = []
     finished = threading.Event()
