@@ -12,6 +12,7 @@ import click
 
 from posture import __version__
 from posture.cli.analyze import analyze
+from posture.cli.autostart import autostart
 from posture.cli.calibrate import calibrate, profile
 from posture.cli.config import config
 from posture.cli.evaluate import evaluate_command
@@ -60,6 +61,7 @@ cli.add_command(config)
 cli.add_command(report)
 cli.add_command(pain)
 cli.add_command(data)
+cli.add_command(autostart)
 
 
 def main(argv: list[str] | None = None) -> None:
