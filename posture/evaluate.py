@@ -3,7 +3,8 @@
 The protocol (fixed so that numbers stay comparable across versions):
 
 - A labels CSV has the columns `path` (relative to the CSV's folder), `source`,
-  `view`, `coarse_label` (good / bad / other) and `label`.
+  `view`, `coarse_label` (good / bad / other; anything else is an error, not a
+  silently unscored row) and `label`.
 - Scored rows: `coarse_label` good or bad, except labels starting with
   "borderline", "neck extension" or "neutral". Other rows are listed, not scored.
 - Calibrated mode: each row is judged against a profile calibrated from the
@@ -41,6 +42,7 @@ from posture.presence import PresenceTracker, brightness
 from posture.scoring import Assessment, Scorer
 
 REQUIRED_COLUMNS = ("path", "source", "view", "coarse_label", "label")
+COARSE_LABELS = ("good", "bad", "other")
 UNSCORED_PREFIXES = ("borderline", "neck extension", "neutral")
 VIEW_GROUPS = ("frontal-webcam", "side", "other")
 MODES = ("calibrated", "uncalibrated")
@@ -91,7 +93,8 @@ def read_labels(csv_path: Path) -> list[LabelRow]:
     if not csv_path.is_file():
         raise EvaluationError(f"no labels file at {str(csv_path)!r}")
     try:
-        with csv_path.open(newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+        with csv_path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
@@ -107,17 +110,27 @@ def read_labels(csv_path: Path) -> list[LabelRow]:
     if not records:
         raise EvaluationError(f"labels file {str(csv_path)!r} has no rows")
     folder = csv_path.parent
-    return [
-        LabelRow(
-            path=folder / r["path"],
-            relative_path=r["path"],
-            source=r["source"],
-            view=r["view"],
-            coarse_label=r["coarse_label"].strip().lower(),
-            label=r["label"],
+    rows = []
+    # Line 1 is the header: the first record is on line 2.
+    for line, record in enumerate(records, start=2):
+        coarse = (record["coarse_label"] or "").strip().lower()
+        if coarse not in COARSE_LABELS:
+            # A misspelled label would silently leave the row unscored.
+            raise EvaluationError(
+                f"labels file {str(csv_path)!r}, line {line}: coarse_label {coarse!r} is not "
+                f"one of {', '.join(COARSE_LABELS)}: fix the label"
+            )
+        rows.append(
+            LabelRow(
+                path=folder / record["path"],
+                relative_path=record["path"],
+                source=record["source"],
+                view=record["view"],
+                coarse_label=coarse,
+                label=record["label"],
+            )
         )
-        for r in records
-    ]
+    return rows
 
 
 def measure_rows(

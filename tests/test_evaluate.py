@@ -106,6 +106,10 @@ def test_cli_prints_table_and_json(tmp_path, capsys):
         (",".join(COLUMNS) + "\n", "has no rows"),
         (",".join(COLUMNS) + "\nmissing.jpg,A,side,good,good\n", "missing.jpg' is missing"),
         (b"\xff\xfe\x00bad", "not a readable CSV"),
+        (
+            ",".join(COLUMNS) + "\nx.jpg,A,side,godo,good\n",
+            "line 2: coarse_label 'godo' is not one of good, bad, other",
+        ),
     ],
 )
 def test_bad_labels_files_are_clear_errors(tmp_path, content, message, capsys):
@@ -132,6 +136,14 @@ def test_accuracy_on_the_dev_set_does_not_drop_below_the_recorded_baseline():
         for group, figure in groups.items():
             got = measured[mode][group]["balanced_accuracy"]
             assert got is not None and got >= figure - 1e-4, (mode, group, got, figure)
+
+
+def test_a_byte_order_mark_before_the_header_is_not_an_error(tmp_path):
+    labels = write_labels(tmp_path, SAMPLE_ROWS[:2])
+    labels.write_bytes(b"\xef\xbb\xbf" + labels.read_bytes())
+    rows = read_labels(labels)
+    assert [r.coarse_label for r in rows] == ["good", "good"]
+    assert rows[0].relative_path.endswith("straight_hf.jpg")
 
 
 def test_images_can_be_altered_before_they_are_measured(tmp_path):
