@@ -6,9 +6,10 @@
 Each row is the fixed evaluation protocol (`posture.evaluate`) on one variant:
 
 - `--alter`: every image is altered before it is measured (mirrored, half size,
-  half as bright, JPEG quality 30), and the population profile is derived again
-  from the altered good images, as it would be from such data. Shows how much of
-  the accuracy is the model's luck on particular pixels.
+  half as bright, JPEG quality 30), and the protocol runs as on the originals
+  (uncalibrated rows are judged by populations derived from the other sources'
+  altered good images). Shows how much of the accuracy is the model's luck on
+  particular pixels.
 - `--k`: the calibration tolerance in robust sigmas (`calibration.baseline.SPREAD_K`,
   3 in the product) for calibrated mode, on the unaltered images.
 
@@ -30,15 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import calibration.baseline as baseline  # noqa: E402
-from calibration.population import derive_population, with_every_view  # noqa: E402
-from posture.evaluate import (  # noqa: E402
-    MeasuredRow,
-    evaluate,
-    measure_rows,
-    population_samples,
-    read_labels,
-)
-from posture.scoring import Scorer  # noqa: E402
+from posture.evaluate import MeasuredRow, evaluate, measure_rows, read_labels  # noqa: E402
 
 ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "none": lambda image: image,
@@ -55,8 +48,7 @@ GROUPS = ("frontal-webcam", "side", "other", "pooled")
 
 
 def figures(measured: list[MeasuredRow]) -> dict[str, dict[str, float | None]]:
-    population = with_every_view(derive_population(population_samples(measured)))
-    modes = evaluate(measured, Scorer(defaults=population)).as_dict()["modes"]
+    modes = evaluate(measured).as_dict()["modes"]
     return {
         mode: {group: stats["balanced_accuracy"] for group, stats in groups.items()}
         for mode, groups in modes.items()
