@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from posture.records import Break, Episode, Nudge, Span, check_aware
-from posture.vocabulary import Verdict
+from posture.vocabulary import POSTURE_NUDGE_KINDS, Verdict
 
 MINUTE_S = 60
 # The report's timeline resolution: fine enough to show a morning slump, coarse
@@ -29,8 +29,6 @@ BREAK_DUE_EVERY_S = 45 * 60
 # Bad posture just past its threshold still earns this share of a good second;
 # the share falls linearly to 0 one tolerance further (see `posture_score`).
 BAD_CREDIT_AT_THRESHOLD = 0.5
-# Nudges whose effect is a return to good posture (a break nudge asks for a walk).
-RECOVERY_NUDGES = ("posture", "distance")
 # Two episodes this close together are one stretch of bad posture for recovery
 # times: the monitor closes an episode on a verdict change, not on a fix.
 SAME_RUN_GAP_S = 2.0
@@ -402,7 +400,7 @@ def recovery_times(nudges: Iterable[Nudge], episodes: Iterable[Episode]) -> list
     runs = _bad_runs(episodes)
     times = []
     for nudge in nudges:
-        if nudge.kind not in RECOVERY_NUDGES:
+        if nudge.kind not in POSTURE_NUDGE_KINDS:
             continue
         run = next((r for r in runs if r[0] <= nudge.at <= r[1]), None)
         if run is not None:

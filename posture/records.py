@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from posture.vocabulary import Verdict
+from posture.vocabulary import NUDGE_KINDS, NudgeKind, Verdict
 
 
 def check_aware(*moments: datetime) -> None:
@@ -78,16 +78,13 @@ class Nudge:
     """A reminder that was shown. `kind`: posture, distance or break."""
 
     at: datetime
-    kind: str
+    kind: NudgeKind
     message: str
 
     def __post_init__(self) -> None:
         check_aware(self.at)
         if self.kind not in NUDGE_KINDS:
             raise ValueError(f"kind must be one of {NUDGE_KINDS}, got {self.kind!r}")
-
-
-NUDGE_KINDS = ("posture", "distance", "break")
 
 
 @dataclass(frozen=True)
