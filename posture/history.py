@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from posture.pain import PainEntry
 from posture.records import Break, Episode, Nudge, Span, check_aware
 from posture.vocabulary import POSTURE_NUDGE_KINDS, Verdict
 
@@ -32,10 +33,6 @@ BAD_CREDIT_AT_THRESHOLD = 0.5
 # Two episodes this close together are one stretch of bad posture for recovery
 # times: the monitor closes an episode on a verdict change, not on a fix.
 SAME_RUN_GAP_S = 2.0
-
-PAIN_LOCATIONS = ("upper-back", "neck", "shoulders", "lower-back")
-PAIN_FEELS_MAX = 200
-PAIN_NOTE_MAX = 2000
 
 # Display and tie-break order: good first, away last.
 VERDICT_ORDER = (
@@ -406,42 +403,6 @@ def recovery_times(nudges: Iterable[Nudge], episodes: Iterable[Episode]) -> list
         if run is not None:
             times.append((run[1] - nudge.at).total_seconds())
     return times
-
-
-# -- the pain journal --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PainEntry:
-    """One pain journal entry, written down as it happens for a clinician to read later."""
-
-    at: datetime
-    level: int  # 0 no pain ... 10 worst imaginable
-    where: str = "upper-back"
-    feels: str = ""  # a few words: "dull, aching", "sharp when turning"
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        check_aware(self.at)
-        if isinstance(self.level, bool) or not isinstance(self.level, int):
-            raise ValueError(f"pain level must be a whole number from 0 to 10, got {self.level!r}")
-        if not 0 <= self.level <= 10:
-            raise ValueError(
-                f"pain level must be from 0 (no pain) to 10 (worst imaginable), got {self.level}"
-            )
-        if self.where not in PAIN_LOCATIONS:
-            raise ValueError(
-                f"pain location must be one of {', '.join(PAIN_LOCATIONS)}, got {self.where!r}"
-            )
-        if len(self.feels) > PAIN_FEELS_MAX or "\n" in self.feels:
-            raise ValueError(
-                f"how the pain feels must be one line of at most {PAIN_FEELS_MAX} characters "
-                f"(got {len(self.feels)}): put the rest in the note"
-            )
-        if len(self.note) > PAIN_NOTE_MAX:
-            raise ValueError(
-                f"pain note must be at most {PAIN_NOTE_MAX} characters, got {len(self.note)}"
-            )
 
 
 # -- summaries ---------------------------------------------------------------------------------

@@ -28,12 +28,12 @@ from posture.history import (
     BREAK_DUE_EVERY_S,
     VERDICT_ORDER,
     DaySummary,
-    PainEntry,
     RangeSummary,
     Span,
     day_bounds,
     posture_score,
 )
+from posture.pain import PainEntry
 from posture.vocabulary import Verdict
 
 SAFETY_NOTE = (

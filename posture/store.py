@@ -41,10 +41,10 @@ from posture.history import (
     HistoryRows,
     MinuteRow,
     MinuteTally,
-    PainEntry,
     day_bounds,
     split_by_minute,
 )
+from posture.pain import PainEntry
 from posture.paths import data_dir
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.vocabulary import Verdict

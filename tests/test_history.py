@@ -15,7 +15,6 @@ from posture.history import (
     HistoryRows,
     MinuteRow,
     MinuteTally,
-    PainEntry,
     Span,
     bad_credit,
     blocks,
@@ -34,6 +33,7 @@ from posture.history import (
     summarize_day,
     timeline,
 )
+from posture.pain import PainEntry
 from posture.records import Break, Episode, Nudge
 from posture.vocabulary import Verdict
 
@@ -251,29 +251,6 @@ def test_recovery_is_measured_from_the_nudge_to_the_end_of_its_bad_stretch():
         Nudge(at(50), "posture", "Sit back."),  # no episode kept around it
     ]
     assert recovery_times(nudges, episodes) == [4.5 * 60, 30.0]
-
-
-# -- the pain journal --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"level": 11}, "from 0 (no pain) to 10 (worst imaginable), got 11"),
-        ({"level": -1}, "got -1"),
-        ({"level": 5.5}, "whole number from 0 to 10, got 5.5"),
-        ({"level": True}, "whole number"),
-        ({"where": "knee"}, "one of upper-back, neck, shoulders, lower-back, got 'knee'"),
-        ({"feels": "x" * 201}, "at most 200 characters (got 201)"),
-        ({"feels": "dull\nsharp"}, "one line"),
-        ({"note": "x" * 2001}, "at most 2000 characters, got 2001"),
-    ],
-)
-def test_bad_pain_entries_say_what_is_wrong(kwargs, message):
-    values = {"at": T0, "level": 3, **kwargs}
-    with pytest.raises(ValueError, match="pain") as error:
-        PainEntry(**values)
-    assert message in str(error.value)
 
 
 # -- summaries ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from posture.cli.common import command_name, stderr, stdout
-from posture.history import PAIN_LOCATIONS, day_bounds, summarize
+from posture.history import day_bounds, summarize
+from posture.pain import PAIN_LOCATIONS
 from posture.report import (
     SAFETY_NOTE,
     render_table,
