@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from posture.pain import PainEntry
-from posture.records import Break, Episode, Nudge, Span, check_aware
+from posture.records import Break, Episode, Nudge, Sample, Span, check_aware
 from posture.vocabulary import POSTURE_NUDGE_KINDS, Verdict
 
 MINUTE_S = 60
@@ -201,6 +201,43 @@ def split_by_minute(start: datetime, end: datetime) -> list[tuple[datetime, floa
         pieces.append((datetime.fromtimestamp(minute, tz=end.tzinfo), piece_end - t0))
         t0 = piece_end
     return pieces
+
+
+class MinuteTallies:
+    """Samples cut at wall-clock minute boundaries into running minute tallies.
+
+    The one place where samples become minutes: the history store (which writes each
+    finished minute) and the monitor's running summary (which scores it) both feed
+    their samples here, so the status line and the day's report agree to the point.
+    `finished` is called with each minute the samples have moved past, before the
+    next one opens; `seed` gives what is already known of a minute being opened (the
+    store's row when the wall clock stepped back into it), else None.
+    """
+
+    def __init__(
+        self,
+        finished: Callable[[MinuteRow], None],
+        seed: Callable[[datetime], MinuteRow | None] = lambda minute: None,
+    ) -> None:
+        self.open: MinuteTally | None = None
+        self._finished = finished
+        self._seed = seed
+
+    def add(self, sample: Sample) -> None:
+        """Adds the sample's seconds to the minute(s) it covers."""
+        start = sample.at - timedelta(seconds=sample.duration_s)
+        for minute, seconds in split_by_minute(start, sample.at):
+            if self.open is None or self.open.start != minute:
+                if self.open is not None:
+                    self._finished(self.open.row())
+                self.open = MinuteTally(minute, self._seed(minute))
+            self.open.add(
+                sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
+            )
+
+    def current(self) -> MinuteRow | None:
+        """The open minute so far, or None before the first sample."""
+        return None if self.open is None else self.open.row()
 
 
 def combine_minutes(rows: Iterable[MinuteRow]) -> list[MinuteRow]:

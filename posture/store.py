@@ -13,7 +13,7 @@ Why it is built this way:
 - Times are stored as Unix seconds, so a local day is a plain range whatever
   the time zone; they come back as local, timezone-aware datetimes.
 - Samples are never stored. `add_sample` adds into the current wall-clock
-  minute in memory (`MinuteTally`); a finished minute is written in one short
+  minute in memory (`MinuteTallies`); a finished minute is written in one short
   transaction, and `flush()` writes the current partial minute with an upsert
   that replaces the row by the minute's running totals, so flushing and then
   continuing never counts a second twice. A hard kill loses at most what came
@@ -40,9 +40,8 @@ from posture.errors import PostureError
 from posture.history import (
     HistoryRows,
     MinuteRow,
-    MinuteTally,
+    MinuteTallies,
     day_bounds,
-    split_by_minute,
 )
 from posture.pain import PainEntry
 from posture.paths import data_dir
@@ -364,7 +363,7 @@ class HistoryStore:
         self._lock = threading.RLock()
         self._session_id: int | None = None
         self._session_row: dict[str, Any] = {}
-        self._tally: MinuteTally | None = None
+        self._minutes = MinuteTallies(self._write_minute, self._stored_minute)
         self._closed = False
         self._conn = self._open()
 
@@ -506,25 +505,16 @@ class HistoryStore:
         """Adds the sample's seconds to the minute(s) it covers; writes finished minutes."""
         with self._lock:
             self._session()
-            start = sample.at - timedelta(seconds=sample.duration_s)
-            for minute, seconds in split_by_minute(start, sample.at):
-                if self._tally is None or minute != self._tally.start:
-                    self._switch_minute(minute)
-                assert self._tally is not None
-                self._tally.add(
-                    sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
-                )
+            self._minutes.add(sample)
 
-    def _switch_minute(self, minute: datetime) -> None:
-        if self._tally is not None:
-            self._write_minute(self._tally.row())
-        # Normally nothing is stored for a new minute; if the wall clock stepped
-        # back, the stored row is the base, so the upsert never loses seconds.
+    def _stored_minute(self, minute: datetime) -> MinuteRow | None:
+        """Normally nothing is stored for a new minute; if the wall clock stepped back,
+        the stored row is the base, so the upsert never loses seconds."""
         stored = self._query(
             "SELECT * FROM minutes WHERE session_id = ? AND minute_start = ?",
             (self._session(), round(minute.timestamp())),
         )
-        self._tally = MinuteTally(minute, _minute_from(stored[0]) if stored else None)
+        return _minute_from(stored[0]) if stored else None
 
     def _write_minute(self, row: MinuteRow) -> None:
         self._write(_UPSERT_MINUTE, _minute_params(self._session(), row))
@@ -532,8 +522,9 @@ class HistoryStore:
     def flush(self) -> None:
         """Writes the current minute so far (an upsert: flushing again replaces it)."""
         with self._lock:
-            if self._tally is not None and self._session_id is not None:
-                self._write_minute(self._tally.row())
+            current = self._minutes.current()
+            if current is not None and self._session_id is not None:
+                self._write_minute(current)
 
     def add_episode(self, episode: Episode) -> None:
         self._write(
@@ -563,7 +554,8 @@ class HistoryStore:
                     "UPDATE sessions SET ended_at = ? WHERE id = ?",
                     (_stamp(ended_at), self._session_id),
                 )
-            self._session_id, self._tally = None, None
+            self._session_id = None
+            self._minutes.open = None
 
     # -- calibrations and the pain journal -------------------------------------------------
 

@@ -14,6 +14,7 @@ from posture.history import (
     BREAK_DUE_EVERY_S,
     HistoryRows,
     MinuteRow,
+    MinuteTallies,
     MinuteTally,
     Span,
     bad_credit,
@@ -34,7 +35,7 @@ from posture.history import (
     timeline,
 )
 from posture.pain import PainEntry
-from posture.records import Break, Episode, Nudge
+from posture.records import Break, Episode, Nudge, Sample
 from posture.vocabulary import Verdict
 
 V = Verdict
@@ -134,6 +135,30 @@ def test_tally_weights_means_by_duration_and_merges_exactly():
     merged = again.row()
     assert merged.seconds[V.GOOD] == 50 and merged.scored_s == 60
     assert merged.mean_score == pytest.approx((40 * 80 + 20 * 100) / 60)
+
+
+def test_samples_become_minutes_in_one_place_finished_ones_handed_on_in_order():
+    finished: list[MinuteRow] = []
+    seeded: list[datetime] = []
+
+    def seed(start: datetime) -> MinuteRow | None:
+        seeded.append(start)
+        return MinuteRow(start, {V.GOOD: 5.0}) if start == at(0) and finished else None
+
+    tallies = MinuteTallies(finished.append, seed)
+    assert tallies.current() is None
+    tallies.add(Sample(at(0) + timedelta(seconds=58), 58.0, V.GOOD, 90))
+    tallies.add(Sample(at(1) + timedelta(seconds=3), 5.0, V.SLOUCH, 50))  # 2 s + 3 s
+    assert [row.seconds for row in finished] == [{V.GOOD: 58, V.SLOUCH: 2}]
+    current = tallies.current()
+    assert current is not None and current.start == at(1) and current.seconds == {V.SLOUCH: 3}
+    # The wall clock steps back into minute 0: minute 1 is handed on first, then
+    # minute 0 reopens on what `seed` knows of it.
+    tallies.add(Sample(at(0) + timedelta(seconds=30), 1.0, V.GOOD, 90))
+    assert [row.start for row in finished] == [at(0), at(1)]
+    assert seeded == [at(0), at(1), at(0)]
+    current = tallies.current()
+    assert current is not None and current.seconds == {V.GOOD: 6.0}
 
 
 def test_minute_row_validation():
