@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from posture.nudges import NudgePolicy
 from posture.pain import PainEntry
 from posture.records import Break, Episode, Nudge, Sample, Span, check_aware
 from posture.vocabulary import POSTURE_NUDGE_KINDS, Verdict
@@ -24,9 +25,9 @@ MINUTE_S = 60
 # The report's timeline resolution: fine enough to show a morning slump, coarse
 # enough that one noisy minute does not colour the chart.
 BLOCK_S = 10 * 60
-# A movement break falls due after this much sitting (the monitor's break
-# reminder uses the same 45 minutes).
-BREAK_DUE_EVERY_S = 45 * 60
+# A movement break falls due after this much sitting: by default the nudge policy's
+# own; a report passes the user's configured `break_due` (`posture.config`).
+DEFAULT_BREAK_DUE_S = NudgePolicy.break_due_s
 # Bad posture just past its threshold still earns this share of a good second;
 # the share falls linearly to 0 one tolerance further (see `posture_score`).
 BAD_CREDIT_AT_THRESHOLD = 0.5
@@ -409,9 +410,11 @@ def sitting_stretches(minutes: Sequence[MinuteRow], breaks: Sequence[Break]) -> 
     return stretches
 
 
-def breaks_due(stretches: Iterable[float]) -> int:
-    """How many times a break fell due: once per full 45 minutes of one stretch of sitting."""
-    return sum(int(seconds // BREAK_DUE_EVERY_S) for seconds in stretches)
+def breaks_due(stretches: Iterable[float], every_s: float = DEFAULT_BREAK_DUE_S) -> int:
+    """How many times a break fell due: once per full `every_s` of one stretch of sitting."""
+    if every_s <= 0:
+        return 0  # break reminders switched off
+    return sum(int(seconds // every_s) for seconds in stretches)
 
 
 def _bad_runs(episodes: Iterable[Episode]) -> list[tuple[datetime, datetime]]:
@@ -481,6 +484,7 @@ class DaySummary:
     longest_good_streak: Streak | None
     breaks: tuple[Break, ...]
     breaks_due: int
+    break_due_s: float  # the sitting that makes one break due (the user's setting)
     longest_sitting_s: float
     nudges: tuple[Nudge, ...]
     recovery_s: tuple[float, ...]  # after each posture or distance nudge
@@ -521,8 +525,13 @@ class DaySummary:
         return self.seconds.get(verdict, 0.0)
 
 
-def summarize_day(day: date, rows: HistoryRows) -> DaySummary:
-    """The day's summary from rows that may cover more than the day."""
+def summarize_day(
+    day: date, rows: HistoryRows, break_due_s: float = DEFAULT_BREAK_DUE_S
+) -> DaySummary:
+    """The day's summary from rows that may cover more than the day.
+
+    `break_due_s`: the sitting after which a break falls due (the user's setting).
+    """
     mine = rows.within(*day_bounds(day))
     minutes = combine_minutes(mine.minutes)
     seconds: dict[Verdict, float] = {}
@@ -537,7 +546,8 @@ def summarize_day(day: date, rows: HistoryRows) -> DaySummary:
         episodes=tuple(sorted(mine.episodes, key=lambda e: e.start)),
         longest_good_streak=longest_good_streak(minutes),
         breaks=tuple(sorted(mine.breaks, key=lambda b: b.start)),
-        breaks_due=breaks_due(stretches),
+        breaks_due=breaks_due(stretches, break_due_s),
+        break_due_s=break_due_s,
         longest_sitting_s=max(stretches, default=0.0),
         nudges=tuple(sorted(mine.nudges, key=lambda n: n.at)),
         recovery_s=tuple(recovery_times(mine.nudges, rows.episodes)),
@@ -571,6 +581,7 @@ class RangeSummary:
     score: int | None  # over the whole range, by the same definition as a day's
     trend_per_day: float | None
     pains: tuple[PainEntry, ...] = field(default=())
+    break_due_s: float = DEFAULT_BREAK_DUE_S  # the sitting that makes one break due
 
     @property
     def single_day(self) -> bool:
@@ -581,12 +592,17 @@ class RangeSummary:
         return any(day.recorded for day in self.days)
 
 
-def summarize(first: date, last: date, rows: HistoryRows) -> RangeSummary:
-    """Every day from `first` to `last` (inclusive), empty days included."""
+def summarize(
+    first: date, last: date, rows: HistoryRows, break_due_s: float = DEFAULT_BREAK_DUE_S
+) -> RangeSummary:
+    """Every day from `first` to `last` (inclusive), empty days included.
+
+    `break_due_s`: the sitting after which a break falls due (the user's setting).
+    """
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
     count = (last - first).days + 1
-    days = tuple(summarize_day(first + timedelta(days=i), rows) for i in range(count))
+    days = tuple(summarize_day(first + timedelta(days=i), rows, break_due_s) for i in range(count))
     start, end = day_bounds(first)[0], day_bounds(last)[1]
     mine = rows.within(start, end)
     return RangeSummary(
@@ -596,4 +612,5 @@ def summarize(first: date, last: date, rows: HistoryRows) -> RangeSummary:
         score=posture_score(combine_minutes(mine.minutes)),
         trend_per_day=score_trend([day.score for day in days]),
         pains=tuple(sorted(mine.pains, key=lambda p: p.at)),
+        break_due_s=break_due_s,
     )

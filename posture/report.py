@@ -15,7 +15,7 @@ import io
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from rich.table import Table
 from rich.text import Text
 
 from posture.history import (
-    BREAK_DUE_EVERY_S,
     VERDICT_ORDER,
     DaySummary,
     RangeSummary,
@@ -202,7 +201,7 @@ TIPS = {
     "breaks": Tip(
         "breaks",
         "Too few breaks",
-        "Stand up and move every 45 minutes: refill your water, take calls standing, "
+        "Stand up and move every {break_due}: refill your water, take calls standing, "
         "walk to a window.",
         "While standing: 10 shoulder rolls and 10 wall angels (back to a wall, slide the "
         "arms up and down).",
@@ -240,7 +239,10 @@ def choose_tips(summary: RangeSummary, limit: int = 2) -> tuple[Tip, ...]:
         weights["breaks"] = missed * MISSED_BREAK_WEIGHT_S
         chosen.append("breaks")
     chosen.sort(key=lambda topic: -weights[topic])
-    return tuple(TIPS[topic] for topic in chosen[:limit]) or (TIPS["keep"],)
+    tips = tuple(TIPS[topic] for topic in chosen[:limit]) or (TIPS["keep"],)
+    # The break tip names the user's own interval.
+    every = duration(summary.break_due_s)
+    return tuple(replace(tip, habit=tip.habit.format(break_due=every)) for tip in tips)
 
 
 def pain_hint(summary: RangeSummary) -> str | None:
@@ -285,7 +287,7 @@ def breakdown(day: DaySummary) -> list[tuple[str, str, str]]:
         (
             "breaks taken",
             str(day.breaks_taken),
-            f"{day.breaks_due} due (one per {BREAK_DUE_EVERY_S // 60} min of sitting); "
+            f"{day.breaks_due} due (one per {duration(day.break_due_s)} of sitting); "
             f"longest sitting {duration(day.longest_sitting_s)}",
         ),
         ("nudges", str(len(day.nudges)), _nudge_detail(day)),

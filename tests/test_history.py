@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posture.history import (
-    BREAK_DUE_EVERY_S,
+    DEFAULT_BREAK_DUE_S,
     HistoryRows,
     MinuteRow,
     MinuteTallies,
@@ -34,6 +34,7 @@ from posture.history import (
     summarize_day,
     timeline,
 )
+from posture.nudges import NudgePolicy
 from posture.pain import PainEntry
 from posture.records import Break, Episode, Nudge, Sample
 from posture.vocabulary import Verdict
@@ -246,7 +247,7 @@ def test_blocks_are_aligned_to_ten_minutes_of_the_local_clock():
 
 
 def test_breaks_fall_due_every_45_minutes_of_one_stretch_of_sitting():
-    assert BREAK_DUE_EVERY_S == 45 * 60
+    assert DEFAULT_BREAK_DUE_S == NudgePolicy().break_due_s == 45 * 60
     ninety = [minute(i, good=60) for i in range(90)]
     assert sitting_stretches(ninety, []) == [90 * 60]
     assert breaks_due(sitting_stretches(ninety, [])) == 2
@@ -261,6 +262,14 @@ def test_breaks_fall_due_every_45_minutes_of_one_stretch_of_sitting():
     # A missing stretch of minutes (monitor off) also ends a stretch.
     gap = [minute(i, good=60) for i in range(40)] + [minute(i, good=60) for i in range(50, 90)]
     assert sitting_stretches(gap, []) == [40 * 60, 40 * 60]
+
+
+def test_breaks_fall_due_by_the_configured_interval():
+    ninety = [minute(i, good=60) for i in range(90)]
+    assert breaks_due(sitting_stretches(ninety, []), every_s=30 * 60) == 3
+    assert breaks_due(sitting_stretches(ninety, []), every_s=0) == 0  # reminders off
+    day = summarize_day(T0.date(), HistoryRows(tuple(ninety)), break_due_s=20 * 60)
+    assert (day.breaks_due, day.break_due_s) == (4, 20 * 60)
 
 
 def test_recovery_is_measured_from_the_nudge_to_the_end_of_its_bad_stretch():

@@ -376,6 +376,20 @@ def test_report_formats_through_the_command(scripted_day, run):
     assert code == 0 and "Posture from Mon 2026-11-23 to Tue 2026-11-24: 74/100" in out
 
 
+def test_breaks_fall_due_by_the_users_configured_interval(scripted_day, run, _isolated_home):
+    """The monitor's break reminder is configurable (`break_due`): the report counts
+    breaks due by the same setting, not by a number of its own."""
+    code, out, _ = run("report", "--date", "2026-11-24")
+    assert code == 0 and "0 due (one per 45 min of sitting)" in out
+    (_isolated_home / "config.toml").write_text('[monitor]\nbreak_due = "20min"\n')
+    code, out, err = run("report", "--date", "2026-11-24")
+    # 23 minutes of sitting before the break, 4 after: one break was due.
+    assert code == 0, err
+    assert "1 due (one per 20 min of sitting)" in out
+    code, out, _ = run("report", "--date", "2026-11-24", "--format", "json")
+    assert json.loads(out)["days"][0]["breaks"]["due"] == 1
+
+
 def test_empty_ranges_say_so_plainly_and_create_nothing(run):
     code, out, _ = run("report", "--date", "2026-11-24")
     assert code == 0 and out.strip() == "No posture recorded on 2026-11-24."

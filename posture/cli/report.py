@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from posture.cli.common import command_name, stderr, stdout
+from posture.config import load_config
 from posture.history import day_bounds, summarize
 from posture.pain import PAIN_LOCATIONS
 from posture.report import (
@@ -115,9 +116,11 @@ def show_report(
 ) -> None:
     """Prints the report for `first`..`last` and writes the chart and page asked for.
 
-    `posture demo` calls this with its own store to end on the day's report.
+    `posture demo` calls this with its own store to end on the day's report. Breaks
+    fall due by the user's configured `break_due`, as the monitor's reminders do.
     """
-    summary = summarize(first, last, store.days(first, last))
+    break_due_s = load_config()[0].break_due_s
+    summary = summarize(first, last, store.days(first, last), break_due_s)
     out = out or stdout()
     if fmt == "json":
         click.echo(to_json(summary))
