@@ -65,18 +65,22 @@ def default_path() -> Path:
 
 # -- schema ------------------------------------------------------------------------------------
 
-# Per-verdict seconds live in one column each, named after the verdict.
+# Per-verdict seconds live in one column each, named after the verdict. A new verdict
+# needs a new migration that adds its column (tests/test_store.py checks that every
+# verdict has one).
 VERDICT_COLUMNS = {verdict: verdict.value.replace("-", "_") + "_s" for verdict in Verdict}
 
 
 @dataclass(frozen=True)
 class Migration:
+    """One numbered step of the schema. Its SQL is frozen as written: once released, a
+    migration never changes (what it means must not depend on today's code), and a
+    change of schema is a new migration."""
+
     version: int
     description: str
     statements: tuple[str, ...]
 
-
-_VERDICT_SECONDS = ",\n".join(f"    {c} REAL NOT NULL DEFAULT 0" for c in VERDICT_COLUMNS.values())
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -91,11 +95,18 @@ MIGRATIONS: tuple[Migration, ...] = (
     source_kind TEXT NOT NULL,
     profile TEXT
 )""",
-            f"""CREATE TABLE minutes (
+            """CREATE TABLE minutes (
     session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0),
     present_s REAL NOT NULL CHECK (present_s >= 0),
-{_VERDICT_SECONDS},
+    good_s REAL NOT NULL DEFAULT 0,
+    slouch_s REAL NOT NULL DEFAULT 0,
+    forward_head_s REAL NOT NULL DEFAULT 0,
+    lateral_lean_s REAL NOT NULL DEFAULT 0,
+    too_close_s REAL NOT NULL DEFAULT 0,
+    reclined_s REAL NOT NULL DEFAULT 0,
+    no_person_s REAL NOT NULL DEFAULT 0,
+    person_no_pose_s REAL NOT NULL DEFAULT 0,
     mean_score REAL,
     scored_s REAL NOT NULL DEFAULT 0,
     mean_neck_excess REAL,

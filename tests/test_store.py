@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from posture.records import Break, Episode, Nudge, Recorder, Sample, SessionInfo
 from posture.store import (
     HISTORY_FILE,
     MIGRATIONS,
+    VERDICT_COLUMNS,
     HistoryError,
     HistoryStore,
     Migration,
@@ -70,51 +72,85 @@ def store(request):
 
 # -- schema and migrations ---------------------------------------------------------------------
 
-EXPECTED_COLUMNS = {
-    "sessions": ["id", "started_at", "ended_at", "source", "source_kind", "profile"],
-    "minutes": [
-        "session_id",
-        "minute_start",
-        "present_s",
-        "good_s",
-        "slouch_s",
-        "forward_head_s",
-        "lateral_lean_s",
-        "too_close_s",
-        "reclined_s",
-        "no_person_s",
-        "person_no_pose_s",
-        "mean_score",
-        "scored_s",
-        "mean_neck_excess",
-        "neck_s",
-        "mean_trunk_excess",
-        "trunk_s",
-    ],
-    "episodes": ["id", "session_id", "start", "end", "verdict"],
-    "nudges": ["id", "session_id", "at", "kind", "message"],
-    "breaks": ["id", "session_id", "start", "end"],
-    "calibrations": ["id", "at", "profile", "view", "frame_count"],
-    "pain": ["id", "at", "level", "location", "feels", "note"],
-    "schema_migrations": ["version", "description", "applied_at"],
+# The schema a blank database has after every migration, frozen: what `sqlite_master`
+# holds, whitespace folded. A change here is a change of what every posture history
+# means: it comes with a new migration, never an edit of a released one.
+FROZEN_SCHEMA = {
+    "breaks": "CREATE TABLE breaks ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
+    "REFERENCES sessions(id) ON DELETE CASCADE, start REAL NOT NULL, end REAL NOT NULL "
+    "CHECK (end >= start) )",
+    "calibrations": "CREATE TABLE calibrations ( id INTEGER PRIMARY KEY, at REAL NOT NULL, "
+    "profile TEXT NOT NULL, view TEXT NOT NULL, frame_count INTEGER NOT NULL )",
+    "episodes": "CREATE TABLE episodes ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
+    "REFERENCES sessions(id) ON DELETE CASCADE, start REAL NOT NULL, end REAL NOT NULL "
+    "CHECK (end >= start), verdict TEXT NOT NULL )",
+    "minutes": "CREATE TABLE minutes ( session_id INTEGER NOT NULL REFERENCES sessions(id) "
+    "ON DELETE CASCADE, minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0), "
+    "present_s REAL NOT NULL CHECK (present_s >= 0), good_s REAL NOT NULL DEFAULT 0, "
+    "slouch_s REAL NOT NULL DEFAULT 0, forward_head_s REAL NOT NULL DEFAULT 0, "
+    "lateral_lean_s REAL NOT NULL DEFAULT 0, too_close_s REAL NOT NULL DEFAULT 0, "
+    "reclined_s REAL NOT NULL DEFAULT 0, no_person_s REAL NOT NULL DEFAULT 0, "
+    "person_no_pose_s REAL NOT NULL DEFAULT 0, mean_score REAL, scored_s REAL NOT NULL "
+    "DEFAULT 0, mean_neck_excess REAL, neck_s REAL NOT NULL DEFAULT 0, mean_trunk_excess "
+    "REAL, trunk_s REAL NOT NULL DEFAULT 0, PRIMARY KEY (session_id, minute_start) )",
+    "nudges": "CREATE TABLE nudges ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
+    "REFERENCES sessions(id) ON DELETE CASCADE, at REAL NOT NULL, kind TEXT NOT NULL, "
+    "message TEXT NOT NULL )",
+    "pain": "CREATE TABLE pain ( id INTEGER PRIMARY KEY, at REAL NOT NULL, level INTEGER "
+    "NOT NULL CHECK (level BETWEEN 0 AND 10), location TEXT NOT NULL, feels TEXT NOT NULL "
+    "DEFAULT '', note TEXT NOT NULL DEFAULT '' )",
+    "schema_migrations": "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+    "description TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    "sessions": "CREATE TABLE sessions ( id INTEGER PRIMARY KEY, started_at REAL NOT NULL, "
+    "ended_at REAL, source TEXT NOT NULL, source_kind TEXT NOT NULL, profile TEXT )",
+    "breaks_by_time": "CREATE INDEX breaks_by_time ON breaks (start)",
+    "episodes_by_time": "CREATE INDEX episodes_by_time ON episodes (start)",
+    "minutes_by_time": "CREATE INDEX minutes_by_time ON minutes (minute_start)",
+    "nudges_by_time": "CREATE INDEX nudges_by_time ON nudges (at)",
+    "pain_by_time": "CREATE INDEX pain_by_time ON pain (at)",
+}
+# The SHA-256 of each released migration's statements: editing one fails here.
+RELEASED_MIGRATIONS = {
+    1: "f012e1fcca3a3fc8ced5b94b41b49b0daa4044458f89224db5d04acb81ef18e5",
 }
 
 
-def test_a_blank_database_is_migrated_to_the_full_schema(_isolated_home):
+def schema_of(conn: sqlite3.Connection) -> dict[str, str]:
+    return {
+        name: " ".join(sql.split())
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        )
+    }
+
+
+def test_a_blank_database_is_migrated_to_the_frozen_schema(_isolated_home):
     path = _isolated_home / "new" / HISTORY_FILE
     HistoryStore(path).close()
     conn = sqlite3.connect(path)
-    tables = {
-        name: [c[1] for c in conn.execute(f"PRAGMA table_info({name})")]
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    }
-    assert tables == EXPECTED_COLUMNS
-    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"minutes_by_time", "episodes_by_time", "nudges_by_time", "pain_by_time"} <= indexes
+    assert schema_of(conn) == FROZEN_SCHEMA
     versions = conn.execute("SELECT version, description FROM schema_migrations").fetchall()
     assert versions == [(m.version, m.description) for m in MIGRATIONS]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_released_migrations_are_never_edited():
+    digests = {
+        m.version: hashlib.sha256("\n".join(m.statements).encode()).hexdigest() for m in MIGRATIONS
+    }
+    assert digests == RELEASED_MIGRATIONS
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_every_verdict_has_its_column(_isolated_home):
+    """A new verdict without a migration adding its column fails here, not in a user's
+    monitor."""
+    HistoryStore().close()
+    conn = sqlite3.connect(default_path())
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(minutes)")}
+    assert set(VERDICT_COLUMNS.values()) <= columns
+    assert set(VERDICT_COLUMNS) == set(Verdict)
 
 
 def test_the_database_is_private_to_its_user(_isolated_home):
