@@ -88,15 +88,13 @@ class MinuteRow:
     """What one wall-clock minute of monitoring left behind (the store's `minutes` row).
 
     `seconds` holds the seconds spent in each verdict (away = `NO_PERSON`).
-    Each mean is weighted by the seconds it was measured over (`scored_s`,
-    `neck_s`, `trunk_s`), so rows of the same minute can be merged exactly.
+    Each mean is weighted by the seconds it was measured over (`neck_s`,
+    `trunk_s`), so rows of the same minute can be merged exactly.
     Excesses are in tolerances past the calibrated baseline: 1 is the threshold.
     """
 
     start: datetime
     seconds: Mapping[Verdict, float]
-    mean_score: float | None = None
-    scored_s: float = 0.0
     mean_neck_excess: float | None = None
     neck_s: float = 0.0
     mean_trunk_excess: float | None = None
@@ -106,11 +104,9 @@ class MinuteRow:
         check_aware(self.start)
         if self.start.timestamp() % MINUTE_S:
             raise ValueError(f"a minute row must start on a whole minute, got {self.start}")
-        weights = (*self.seconds.values(), self.scored_s, self.neck_s, self.trunk_s)
+        weights = (*self.seconds.values(), self.neck_s, self.trunk_s)
         if not all(math.isfinite(s) and s >= 0 for s in weights):
             raise ValueError(f"seconds must be finite and non-negative, got {weights}")
-        if self.mean_score is not None and not 0 <= self.mean_score <= 100:
-            raise ValueError(f"mean_score must be in [0, 100], got {self.mean_score}")
 
     def seconds_in(self, verdict: Verdict) -> float:
         return self.seconds.get(verdict, 0.0)
@@ -136,8 +132,8 @@ class MinuteTally:
     def __init__(self, start: datetime, base: MinuteRow | None = None) -> None:
         self.start = start
         self.seconds: dict[Verdict, float] = {}
-        self._sums = {"score": 0.0, "neck": 0.0, "trunk": 0.0}
-        self._weights = {"score": 0.0, "neck": 0.0, "trunk": 0.0}
+        self._sums = {"neck": 0.0, "trunk": 0.0}
+        self._weights = {"neck": 0.0, "trunk": 0.0}
         if base is not None:
             self.merge(base)
 
@@ -145,21 +141,21 @@ class MinuteTally:
         self,
         verdict: Verdict,
         seconds: float,
-        score: float | None = None,
         neck_excess: float | None = None,
         trunk_excess: float | None = None,
     ) -> None:
+        """Adds `seconds` in `verdict`, with the deviations measured over them."""
         self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
-        for key, value in (("score", score), ("neck", neck_excess), ("trunk", trunk_excess)):
+        for key, value in (("neck", neck_excess), ("trunk", trunk_excess)):
             if value is not None and math.isfinite(value):
                 self._sums[key] += value * seconds
                 self._weights[key] += seconds
 
     def merge(self, row: MinuteRow) -> None:
+        """Adds a row of the same minute (another session's, or the stored one)."""
         for verdict, seconds in row.seconds.items():
             self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
         for key, mean, weight in (
-            ("score", row.mean_score, row.scored_s),
             ("neck", row.mean_neck_excess, row.neck_s),
             ("trunk", row.mean_trunk_excess, row.trunk_s),
         ):
@@ -172,12 +168,10 @@ class MinuteTally:
         return self._sums[key] / weight if weight > 0 else None
 
     def row(self) -> MinuteRow:
-        score = self._mean("score")
+        """The minute so far."""
         return MinuteRow(
             start=self.start,
             seconds=dict(self.seconds),
-            mean_score=None if score is None else min(100.0, max(0.0, score)),
-            scored_s=self._weights["score"],
             mean_neck_excess=self._mean("neck"),
             neck_s=self._weights["neck"],
             mean_trunk_excess=self._mean("trunk"),
@@ -232,9 +226,7 @@ class MinuteTallies:
                 if self.open is not None:
                     self._finished(self.open.row())
                 self.open = MinuteTally(minute, self._seed(minute))
-            self.open.add(
-                sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
-            )
+            self.open.add(sample.verdict, seconds, sample.neck_excess, sample.trunk_excess)
 
     def current(self) -> MinuteRow | None:
         """The open minute so far, or None before the first sample."""

@@ -157,6 +157,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX pain_by_time ON pain (at)",
         ),
     ),
+    Migration(
+        2,
+        "minutes: drop mean_score and scored_s, which nothing read",
+        (
+            # Rebuilt rather than ALTER TABLE DROP COLUMN, which needs SQLite 3.35
+            # (2021): older distributions still ship Pythons linked to 3.31-3.34.
+            """CREATE TABLE minutes_v2 (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0),
+    present_s REAL NOT NULL CHECK (present_s >= 0),
+    good_s REAL NOT NULL DEFAULT 0,
+    slouch_s REAL NOT NULL DEFAULT 0,
+    forward_head_s REAL NOT NULL DEFAULT 0,
+    lateral_lean_s REAL NOT NULL DEFAULT 0,
+    too_close_s REAL NOT NULL DEFAULT 0,
+    reclined_s REAL NOT NULL DEFAULT 0,
+    no_person_s REAL NOT NULL DEFAULT 0,
+    person_no_pose_s REAL NOT NULL DEFAULT 0,
+    mean_neck_excess REAL,
+    neck_s REAL NOT NULL DEFAULT 0,
+    mean_trunk_excess REAL,
+    trunk_s REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, minute_start)
+)""",
+            """INSERT INTO minutes_v2 SELECT session_id, minute_start, present_s, good_s,
+    slouch_s, forward_head_s, lateral_lean_s, too_close_s, reclined_s, no_person_s,
+    person_no_pose_s, mean_neck_excess, neck_s, mean_trunk_excess, trunk_s FROM minutes""",
+            "DROP TABLE minutes",
+            "ALTER TABLE minutes_v2 RENAME TO minutes",
+            "CREATE INDEX minutes_by_time ON minutes (minute_start)",
+        ),
+    ),
 )
 
 # Every table a user owns, in export order, with the columns that hold times.
@@ -244,8 +276,6 @@ def _minute_params(session_id: int, row: MinuteRow) -> dict[str, Any]:
         "session_id": session_id,
         "minute_start": round(row.start.timestamp()),
         "present_s": row.present_s,
-        "mean_score": row.mean_score,
-        "scored_s": row.scored_s,
         "mean_neck_excess": row.mean_neck_excess,
         "neck_s": row.neck_s,
         "mean_trunk_excess": row.mean_trunk_excess,
@@ -260,8 +290,6 @@ def _minute_from(row: sqlite3.Row) -> MinuteRow:
     return MinuteRow(
         start=_local(row["minute_start"]),
         seconds={v: row[c] for v, c in VERDICT_COLUMNS.items() if row[c]},
-        mean_score=row["mean_score"],
-        scored_s=row["scored_s"],
         mean_neck_excess=row["mean_neck_excess"],
         neck_s=row["neck_s"],
         mean_trunk_excess=row["mean_trunk_excess"],

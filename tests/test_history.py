@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from datetime import date, datetime, timedelta
 
@@ -122,20 +123,19 @@ def test_split_by_minute_cuts_at_minute_boundaries():
 
 def test_tally_weights_means_by_duration_and_merges_exactly():
     tally = MinuteTally(at(0))
-    tally.add(V.GOOD, 30, score=90, neck_excess=0.2, trunk_excess=0.4)
-    tally.add(V.SLOUCH, 10, score=50, neck_excess=None, trunk_excess=1.6)
+    tally.add(V.GOOD, 30, neck_excess=0.2, trunk_excess=0.4)
+    tally.add(V.SLOUCH, 10, neck_excess=None, trunk_excess=1.6)
     tally.add(V.NO_PERSON, 20)
     row = tally.row()
     assert row.seconds == {V.GOOD: 30, V.SLOUCH: 10, V.NO_PERSON: 20}
     assert row.present_s == 40
-    assert row.mean_score == pytest.approx(80.0)  # (30*90 + 10*50) / 40
     assert row.mean_neck_excess == pytest.approx(0.2) and row.neck_s == 30
     assert row.mean_trunk_excess == pytest.approx(0.7) and row.trunk_s == 40
     again = MinuteTally(at(0), base=row)
-    again.add(V.GOOD, 20, score=100)
+    again.add(V.GOOD, 20, trunk_excess=0.1)
     merged = again.row()
-    assert merged.seconds[V.GOOD] == 50 and merged.scored_s == 60
-    assert merged.mean_score == pytest.approx((40 * 80 + 20 * 100) / 60)
+    assert merged.seconds[V.GOOD] == 50 and merged.trunk_s == 60
+    assert merged.mean_trunk_excess == pytest.approx((40 * 0.7 + 20 * 0.1) / 60)
 
 
 def test_samples_become_minutes_in_one_place_finished_ones_handed_on_in_order():
@@ -167,8 +167,8 @@ def test_minute_row_validation():
         MinuteRow(at(0) + timedelta(seconds=1), {})
     with pytest.raises(ValueError, match="non-negative"):
         MinuteRow(at(0), {V.GOOD: -1.0})
-    with pytest.raises(ValueError, match="mean_score"):
-        MinuteRow(at(0), {V.GOOD: 1.0}, mean_score=101)
+    with pytest.raises(ValueError, match="non-negative"):
+        MinuteRow(at(0), {V.GOOD: 1.0}, trunk_s=math.nan)
 
 
 def test_rows_of_the_same_minute_from_two_sessions_combine():

@@ -84,15 +84,15 @@ FROZEN_SCHEMA = {
     "episodes": "CREATE TABLE episodes ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
     "REFERENCES sessions(id) ON DELETE CASCADE, start REAL NOT NULL, end REAL NOT NULL "
     "CHECK (end >= start), verdict TEXT NOT NULL )",
-    "minutes": "CREATE TABLE minutes ( session_id INTEGER NOT NULL REFERENCES sessions(id) "
+    "minutes": 'CREATE TABLE "minutes" ( session_id INTEGER NOT NULL REFERENCES sessions(id) '
     "ON DELETE CASCADE, minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0), "
     "present_s REAL NOT NULL CHECK (present_s >= 0), good_s REAL NOT NULL DEFAULT 0, "
     "slouch_s REAL NOT NULL DEFAULT 0, forward_head_s REAL NOT NULL DEFAULT 0, "
     "lateral_lean_s REAL NOT NULL DEFAULT 0, too_close_s REAL NOT NULL DEFAULT 0, "
     "reclined_s REAL NOT NULL DEFAULT 0, no_person_s REAL NOT NULL DEFAULT 0, "
-    "person_no_pose_s REAL NOT NULL DEFAULT 0, mean_score REAL, scored_s REAL NOT NULL "
-    "DEFAULT 0, mean_neck_excess REAL, neck_s REAL NOT NULL DEFAULT 0, mean_trunk_excess "
-    "REAL, trunk_s REAL NOT NULL DEFAULT 0, PRIMARY KEY (session_id, minute_start) )",
+    "person_no_pose_s REAL NOT NULL DEFAULT 0, mean_neck_excess REAL, neck_s REAL NOT NULL "
+    "DEFAULT 0, mean_trunk_excess REAL, trunk_s REAL NOT NULL DEFAULT 0, "
+    "PRIMARY KEY (session_id, minute_start) )",
     "nudges": "CREATE TABLE nudges ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
     "REFERENCES sessions(id) ON DELETE CASCADE, at REAL NOT NULL, kind TEXT NOT NULL, "
     "message TEXT NOT NULL )",
@@ -112,6 +112,7 @@ FROZEN_SCHEMA = {
 # The SHA-256 of each released migration's statements: editing one fails here.
 RELEASED_MIGRATIONS = {
     1: "f012e1fcca3a3fc8ced5b94b41b49b0daa4044458f89224db5d04acb81ef18e5",
+    2: "d10fb63327b6e77068334820e0f0cb26a48345067927a9e5c2f435910aa64ff7",
 }
 
 
@@ -141,6 +142,28 @@ def test_released_migrations_are_never_edited():
     }
     assert digests == RELEASED_MIGRATIONS
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_version_1_history_keeps_its_minutes_through_the_migrations(_isolated_home):
+    conn = sqlite3.connect(default_path(), isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    conn.execute(
+        "INSERT INTO sessions (id, started_at, source, source_kind) VALUES (1, ?, 'camera 0', "
+        "'camera')",
+        (T0.timestamp(),),
+    )
+    conn.execute(
+        "INSERT INTO minutes (session_id, minute_start, present_s, good_s, slouch_s, "
+        "mean_score, scored_s, mean_trunk_excess, trunk_s) VALUES (1, ?, 60, 45, 15, 80, 60, "
+        "0.9, 60)",
+        (round(T0.timestamp()),),
+    )
+    conn.close()
+    with HistoryStore() as store:
+        assert store.schema_version == MIGRATIONS[-1].version
+        (row,) = store.minutes(T0, at(60))
+    assert row.seconds == {V.GOOD: 45, V.SLOUCH: 15}
+    assert (row.mean_trunk_excess, row.trunk_s) == (0.9, 60)
 
 
 def test_every_verdict_has_its_column(_isolated_home):
@@ -298,8 +321,7 @@ def test_samples_become_exact_per_minute_aggregates(store):
     assert second.seconds == {V.SLOUCH: 30, V.NO_PERSON: 30}
     assert third.seconds == {V.GOOD: 45}
     assert (first.present_s, second.present_s, third.present_s) == (60, 30, 45)
-    assert first.mean_score == pytest.approx((50 * 90 + 10 * 50) / 60)
-    assert second.mean_score == pytest.approx(50) and second.scored_s == 30
+    assert second.mean_trunk_excess == pytest.approx((30 * 1.5 + 30 * 0.2) / 60)
     assert first.mean_trunk_excess == pytest.approx((50 * 0.2 + 10 * 1.5) / 60)
 
 
