@@ -391,9 +391,21 @@ def test_recording_before_a_session_is_a_programming_error(store):
 
 
 def test_the_store_is_a_recorder():
-    recorder: Recorder = HistoryStore.in_memory()  # checked by mypy as well
+    """What the monitor writes through the Recorder protocol is what the store keeps."""
+    store = HistoryStore.in_memory()
+    recorder: Recorder = store
     recorder.begin_session(SessionInfo(T0, "video a.mp4", None))
-    recorder.end_session(at(1))
+    recorder.add_sample(Sample(at(2), 2.0, V.SLOUCH, 40, None, 1.5))
+    recorder.add_episode(Episode(at(0), at(2), V.SLOUCH))
+    recorder.add_nudge(Nudge(at(1), "posture", "Sit back."))
+    recorder.add_break(Break(at(3), at(4)))
+    recorder.flush()
+    recorder.end_session(at(5))
+    rows = store.rows(T0, at(60))
+    assert [m.seconds for m in rows.minutes] == [{V.SLOUCH: 2.0}]
+    assert (len(rows.episodes), len(rows.nudges), len(rows.breaks)) == (1, 1, 1)
+    (session,) = store.sessions(T0, at(60))
+    assert (session.source_kind, session.profile, session.ended_at) == ("video", None, at(5))
 
 
 # -- concurrency and durability ----------------------------------------------------------------
