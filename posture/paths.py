@@ -25,3 +25,10 @@ def data_dir() -> Path:
 
 def profiles_dir() -> Path:
     return data_dir() / "profiles"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Writes (or replaces) a file readable by the user only: posture's files are health data."""
+    descriptor = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with open(descriptor, "wb") as out:
+        out.write(data)
