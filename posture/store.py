@@ -44,7 +44,13 @@ from posture.history import (
     day_bounds,
 )
 from posture.pain import PainEntry
-from posture.paths import data_dir
+from posture.paths import (
+    PathError,
+    data_dir,
+    private_folder,
+    private_text_file,
+    touch_private,
+)
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.vocabulary import Verdict
 
@@ -361,15 +367,11 @@ def _prepare_file(path: Path) -> None:
             f"history database {path} is a folder, not a file: move it away, "
             "or set POSTURE_HOME to another folder"
         )
-    folder = path.parent
-    if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
-        folder.chmod(0o700)
-    elif not folder.is_dir():
-        raise HistoryError(f"cannot create history database {path}: {folder} is not a folder")
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another process was quicker
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    try:
+        private_folder(path.parent)
+        touch_private(path)
+    except PathError as error:
+        raise HistoryError(f"cannot create history database {path}: {error}") from None
     if not os.access(path, os.R_OK | os.W_OK):
         raise HistoryError(
             f"cannot open history database {path}: permission denied; give your user "
@@ -738,25 +740,37 @@ class HistoryStore:
             raise HistoryError(f"export format must be csv or json, got {fmt!r}")
         with self._lock:
             tables = {name: self.table_rows(name) for name in TABLES}
-        if fmt == "json":
-            document = {
-                "format": "posture-history",
-                "schema_version": self.schema_version,
-                "exported_at": self._now().isoformat(timespec="seconds"),
-                "tables": tables,
-            }
-            with _create_private(path) as out:
-                json.dump(document, out, indent=1, ensure_ascii=False)
-            return {name: len(rows) for name, rows in tables.items()}
-        _create_private_folder(path)
+        try:
+            if fmt == "json":
+                self._export_json(path, tables)
+            else:
+                self._export_csv(path, tables)
+        except PathError as error:
+            raise HistoryError(f"cannot export: {error}") from None
+        return {name: len(rows) for name, rows in tables.items()}
+
+    def _export_json(self, path: Path, tables: dict[str, list[dict[str, Any]]]) -> None:
+        document = {
+            "format": "posture-history",
+            "schema_version": self.schema_version,
+            "exported_at": self._now().isoformat(timespec="seconds"),
+            "tables": tables,
+        }
+        with private_text_file(path, exclusive=True) as out:
+            json.dump(document, out, indent=1, ensure_ascii=False)
+
+    def _export_csv(self, path: Path, tables: dict[str, list[dict[str, Any]]]) -> None:
+        if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+            raise HistoryError(
+                f"{path} already exists: give a new folder name for the CSV files, or move it away"
+            )
+        private_folder(path)
         for name, rows in tables.items():
-            target = path / f"{name}.csv"
-            with _create_private(target) as out:
+            with private_text_file(path / f"{name}.csv", exclusive=True) as out:
                 columns = list(rows[0]) if rows else self._columns(name)
                 writer = csv.DictWriter(out, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(rows)
-        return {name: len(rows) for name, rows in tables.items()}
 
     def _columns(self, table: str) -> list[str]:
         return [row["name"] for row in self._query(f"PRAGMA table_info({table})")]
@@ -788,27 +802,3 @@ class HistoryStore:
             if self.path != IN_MEMORY:
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts
-
-
-@contextlib.contextmanager
-def _create_private(path: Path) -> Iterator[Any]:
-    """A new text file readable by the user only; an existing one is an error, not replaced."""
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        raise HistoryError(f"{path} already exists: choose a new name, or move it away") from None
-    except OSError as error:
-        raise HistoryError(f"cannot create {path}: {error.strerror}") from error
-    with open(descriptor, "w", encoding="utf-8", newline="") as out:
-        yield out
-
-
-def _create_private_folder(path: Path) -> None:
-    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
-        raise HistoryError(
-            f"{path} already exists: give a new folder name for the CSV files, or move it away"
-        )
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as error:
-        raise HistoryError(f"cannot create folder {path}: {error.strerror}") from error
