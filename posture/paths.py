@@ -72,10 +72,7 @@ def os_problem(error: OSError, path: Path) -> str:
     """What went wrong with `path`, in words that name the real cause and the way out."""
     code = error.errno
     if code == errno.EROFS or (code in (errno.EACCES, errno.EPERM) and read_only_file_system(path)):
-        return (
-            f"{path} is on a read-only file system: use a folder on a writable disk "
-            f"(e.g. set {ENV_HOME})"
-        )
+        return f"{path} is on a read-only file system: use a folder on a writable disk"
     if code in (errno.EACCES, errno.EPERM):
         folder = path if path.is_dir() else path.parent
         return f"permission denied for {path}: give your user write access to {folder}"

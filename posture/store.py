@@ -50,6 +50,7 @@ from posture.paths import (
     private_folder,
     private_text_file,
     touch_private,
+    writable_problem,
 )
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.vocabulary import Verdict
@@ -59,6 +60,8 @@ HISTORY_FILE = "history.sqlite3"
 # transaction here is a few rows, so 5 s means something is wrong.
 BUSY_TIMEOUT_S = 5.0
 IN_MEMORY = ":memory:"
+# The way out when the data folder cannot be used: another one.
+_ELSEWHERE = "or set POSTURE_HOME to another folder"
 
 
 class HistoryError(PostureError):
@@ -353,6 +356,9 @@ def _history_error(error: sqlite3.Error, path: Path | str) -> HistoryError:
             f"{BUSY_TIMEOUT_S:g} s: try again"
         )
     if "readonly" in text or "unable to open" in text:
+        problem = None if str(path) == IN_MEMORY else writable_problem(Path(path))
+        if problem is not None:
+            return HistoryError(f"cannot write the history: {problem} ({_ELSEWHERE})")
         return HistoryError(
             f"cannot open or write history database {path} ({text}): give your user read and "
             f"write access to it and its folder (chmod 600 {path})"
@@ -371,15 +377,58 @@ def _prepare_file(path: Path) -> None:
         private_folder(path.parent)
         touch_private(path)
     except PathError as error:
-        raise HistoryError(f"cannot create history database {path}: {error}") from None
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise HistoryError(
-            f"cannot open history database {path}: permission denied; give your user "
-            f"read and write access (chmod 600 {path})"
-        )
+        raise HistoryError(f"cannot create the history: {error} ({_ELSEWHERE})") from None
+    problem = writable_problem(path)
+    if problem is not None:
+        raise HistoryError(f"cannot write the history: {problem} ({_ELSEWHERE})")
+
+
+def _make_private(path: Path) -> None:
+    """An older or copied history readable by others becomes the user's only (after it
+    was found to be a posture history: another program's file is never touched)."""
     info = path.stat()
     if info.st_mode & 0o077 and info.st_uid == os.getuid():
-        path.chmod(0o600)  # an older or copied file: health data stays private
+        path.chmod(0o600)
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False, uri=uri
+    )
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """The file opened so that nothing can be written to it, even on a read-only disk.
+
+    A WAL database needs its shared-memory file to be read; where that cannot be
+    created (a read-only file system or folder), nobody can be writing the file
+    either, and SQLite is told it will not change (`immutable`).
+    """
+    if not path.is_file():
+        raise HistoryError(f"no history database at {path}")
+    uri = path.absolute().as_uri() + "?mode=ro"
+    conn = _connect(uri, uri=True)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError as error:
+        conn.close()
+        if "unable to open" not in str(error) or writable_problem(path) is None:
+            raise
+        conn = _connect(uri + "&immutable=1", uri=True)
+    return conn
+
+
+def _migrated_copy(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """A history from an older posture, read without upgrading the file: a copy in
+    memory, migrated there (the next `posture monitor` upgrades the file itself)."""
+    copy = _connect(IN_MEMORY)
+    conn.backup(copy)
+    conn.close()
+    copy.execute("PRAGMA foreign_keys = ON")
+    migrate(copy)
+    return copy
 
 
 # -- the store ---------------------------------------------------------------------------------
@@ -398,8 +447,10 @@ class HistoryStore:
         path: Path | str | None = None,
         *,
         now: Callable[[], datetime] = _now,
+        read_only: bool = False,
     ) -> None:
         self.path: Path | str = default_path() if path is None else path
+        self.read_only = read_only
         self._now = now
         self._lock = threading.RLock()
         self._session_id: int | None = None
@@ -410,17 +461,35 @@ class HistoryStore:
 
     @classmethod
     def in_memory(cls, now: Callable[[], datetime] = _now) -> HistoryStore:
+        """The same store without a file: for tests, and for reading a history not made yet."""
         return cls(IN_MEMORY, now=now)
 
     def _open(self) -> sqlite3.Connection:
-        if self.path != IN_MEMORY:
-            _prepare_file(Path(self.path))
-        conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
+        """Connects, validates without changing anything, and only then prepares the file
+        (WAL, migrations, private mode): a file that is refused is left exactly as it was."""
+        path = None if self.path == IN_MEMORY else Path(self.path)
         try:
-            self._configure(conn)
+            if path is None:
+                conn = _connect(IN_MEMORY)
+            elif self.read_only:
+                conn = _connect_read_only(path)
+            else:
+                _prepare_file(path)
+                conn = _connect(str(path))
+        except sqlite3.Error as error:
+            raise _history_error(error, self.path) from error
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = self._validate(conn)
+            if self.read_only:
+                if version < MIGRATIONS[-1].version:
+                    conn = _migrated_copy(conn)
+                return conn
+            if path is not None:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                _make_private(path)
+            migrate(conn)
         except sqlite3.Error as error:
             conn.close()
             raise _history_error(error, self.path) from error
@@ -429,11 +498,9 @@ class HistoryStore:
             raise
         return conn
 
-    def _configure(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA foreign_keys = ON")
-        if self.path != IN_MEMORY:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+    def _validate(self, conn: sqlite3.Connection) -> int:
+        """Refuses a damaged file, another program's database or a newer posture's history,
+        by reading only. Returns the schema version."""
         problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         if problem != "ok":
             detail = " ".join(str(problem).replace("*** in database main ***", "").split())
@@ -453,7 +520,7 @@ class HistoryStore:
                 f"table {others[0][0]!r}); posture leaves it untouched: set POSTURE_HOME "
                 "to another folder or move the file away"
             )
-        migrate(conn)
+        return version
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -467,6 +534,8 @@ class HistoryStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction; IMMEDIATE so a busy database waits up front."""
+        if self.read_only:
+            raise HistoryError(f"history database {self.path} was opened for reading only")
         with self._lock, self._guard():
             self._conn.execute("BEGIN IMMEDIATE")
             try:

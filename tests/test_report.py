@@ -32,6 +32,7 @@ from posture.report import (
 )
 from posture.store import HistoryStore, default_path
 from posture.vocabulary import Verdict
+from tests.fs_edges import needs_mounts, posture, run_read_only
 
 V = Verdict
 DAY = date(2026, 11, 24)
@@ -440,6 +441,41 @@ def test_bad_input_is_a_clear_error(args, code, message, run):
     got, out, err = run(*args)
     assert got == code, err
     assert message in err and "Traceback" not in err and out == ""
+
+
+@needs_mounts
+def test_reading_commands_work_on_a_read_only_disk_and_change_nothing(
+    scripted_day, _isolated_home, tmp_path
+):
+    """report, data export and pain list open the history read-only: on a read-only
+    mount they read it (a WAL database without its shared-memory file included)."""
+    env = {"POSTURE_HOME": str(_isolated_home), "POSTURE_CONFIG": str(tmp_path / "none.toml")}
+    before = default_path().read_bytes()
+    done = run_read_only(_isolated_home, posture("report", "--date", "2026-11-24"), env)
+    assert done.returncode == 0, done.stderr
+    assert "Posture on Tue 2026-11-24: 74/100" in done.stdout
+    done = run_read_only(_isolated_home, posture("data", "export", str(tmp_path / "a.json")), env)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads((tmp_path / "a.json").read_text())["tables"]["minutes"]) == 30
+    done = run_read_only(_isolated_home, posture("pain", "list"), env)
+    assert done.returncode == 0 and "between the shoulder blades" in done.stdout
+    assert default_path().read_bytes() == before
+
+
+@needs_mounts
+def test_writing_on_a_read_only_disk_names_the_cause_not_chmod(
+    scripted_day, _isolated_home, tmp_path
+):
+    env = {"POSTURE_HOME": str(_isolated_home), "POSTURE_CONFIG": str(tmp_path / "none.toml")}
+    done = run_read_only(_isolated_home, posture("pain", "add", "--level", "3"), env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("posture: error: ") and done.stderr.count("\n") == 1
+    assert "read-only file system" in done.stderr and "chmod" not in done.stderr
+    # A data folder not made yet, below a read-only one: the same cause, one line.
+    env["POSTURE_HOME"] = str(_isolated_home / "new" / "home")
+    done = run_read_only(_isolated_home, posture("pain", "add", "--level", "3"), env)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "read-only file system" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_corrupt_database_is_one_line_and_left_alone(run, _isolated_home):

@@ -263,6 +263,61 @@ def test_another_programs_sqlite_database_is_left_alone(_isolated_home):
         HistoryStore()
 
 
+def rollback_mode_history_of_the_future(path: Path) -> None:
+    """A posture history with a schema from the future, in rollback-journal mode."""
+    HistoryStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', '2030-01-01')")
+    conn.close()
+
+
+@pytest.mark.parametrize("kind", ["another program's", "a newer posture's"])
+def test_a_refused_file_is_not_changed_at_all_not_even_switched_to_wal(_isolated_home, kind):
+    """Refusing must come before changing anything: a rollback-mode file stays in
+    rollback mode (header bytes 18-19 are 1, not WAL's 2), byte for byte, mode bits too."""
+    path = default_path()
+    if kind == "another program's":
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE recipes (name TEXT)")
+        conn.commit()
+        conn.close()
+    else:
+        rollback_mode_history_of_the_future(path)
+    path.chmod(0o644)
+    before = path.read_bytes()
+    assert before[18:20] == b"\x01\x01"
+    with pytest.raises(HistoryError, match=r"not a posture history|newer posture"):
+        HistoryStore()
+    with pytest.raises(HistoryError, match=r"not a posture history|newer posture"):
+        HistoryStore(read_only=True)
+    assert path.read_bytes() == before
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in path.parent.iterdir()) == [HISTORY_FILE]
+
+
+def test_a_read_only_store_reads_an_older_history_without_upgrading_it(_isolated_home):
+    conn = sqlite3.connect(default_path(), isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    conn.execute(
+        "INSERT INTO sessions (id, started_at, source, source_kind) VALUES (1, ?, 'camera 0', "
+        "'camera')",
+        (T0.timestamp(),),
+    )
+    conn.execute(
+        "INSERT INTO minutes (session_id, minute_start, present_s, good_s) VALUES (1, ?, 60, 60)",
+        (round(T0.timestamp()),),
+    )
+    conn.close()
+    before = default_path().read_bytes()
+    with HistoryStore(read_only=True) as store:
+        assert store.schema_version == MIGRATIONS[-1].version  # the copy it reads
+        assert [m.seconds for m in store.minutes(T0, at(60))] == [{V.GOOD: 60}]
+        with pytest.raises(HistoryError, match="opened for reading only"):
+            store.add_pain(T0, 3)
+    assert default_path().read_bytes() == before
+
+
 def test_a_damaged_database_is_reported_and_not_repaired(_isolated_home):
     with begin(HistoryStore()) as store:
         for second in range(1, 3000):

@@ -60,11 +60,18 @@ DATE = DateType()
 
 
 def open_history(create: bool) -> HistoryStore:
-    """The user's history; without a file yet, an empty one in memory (reading creates nothing)."""
+    """The user's history, to write (`create`) or only to read.
+
+    Reading commands open it read-only, so they work on a read-only file or disk and
+    never change it; without a file yet, they read an empty one in memory (reading
+    creates nothing).
+    """
     path = default_path()
-    if not create and not path.exists():
+    if create:
+        return HistoryStore(path)
+    if not path.exists():
         return HistoryStore.in_memory()
-    return HistoryStore(path)
+    return HistoryStore(path, read_only=True)
 
 
 def resolve_range(
