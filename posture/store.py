@@ -20,6 +20,10 @@ Why it is built this way:
   after the last flush: less than a minute.
 - A file that is not a posture history, or a damaged one, is an error that
   names the file and the way out; it is never replaced or repaired in place.
+  Nothing in a file is changed before it is found to be a posture history.
+- A write that fails while monitoring (a full disk) never stops the coaching: the
+  store warns once (`write_problem`, `on_write_problem`), keeps what it could not
+  write in memory and writes it at the next flush that succeeds.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -55,11 +60,16 @@ from posture.paths import (
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.vocabulary import Verdict
 
+log = logging.getLogger(__name__)
+
 HISTORY_FILE = "history.sqlite3"
 # How long a writer or a reader waits for the other's lock before giving up. Every
 # transaction here is a few rows, so 5 s means something is wrong.
 BUSY_TIMEOUT_S = 5.0
 IN_MEMORY = ":memory:"
+# What the monitor keeps in memory while the history cannot be written (a full disk):
+# minutes and events, a few hundred bytes each; this is more than a working day.
+MAX_KEPT_WRITES = 5000
 # The way out when the data folder cannot be used: another one.
 _ELSEWHERE = "or set POSTURE_HOME to another folder"
 
@@ -350,6 +360,10 @@ def _history_error(error: sqlite3.Error, path: Path | str) -> HistoryError:
             f"history database {path} is damaged ({text}); posture leaves it untouched: "
             f"{aside} (`sqlite3 {path} .recover` may rescue its rows)"
         )
+    if "full" in text:
+        return HistoryError(
+            f"cannot write history database {path}: the disk is full; free some space and try again"
+        )
     if "locked" in text or "busy" in text:
         return HistoryError(
             f"history database {path} stayed locked by another posture process for "
@@ -456,6 +470,16 @@ class HistoryStore:
         self._session_id: int | None = None
         self._session_row: dict[str, Any] = {}
         self._minutes = MinuteTallies(self._write_minute, self._stored_minute)
+        # Writes not in the file yet (it could not be written): events in order, and
+        # each minute's latest totals, by (session id, minute start).
+        self._kept: list[tuple[dict[str, Any], str, Sequence[Any]]] = []
+        self._kept_minutes: dict[tuple[int, int], tuple[dict[str, Any], MinuteRow]] = {}
+        self._lost = 0
+        self.write_problem: str | None = None
+        """Why the history could not be written lately (kept in memory), or None."""
+        self.on_write_problem: Callable[[str | None], None] | None = None
+        """Called with the problem when writes start failing, and with None when they
+        succeed again: the monitor's way to show it."""
         self._closed = False
         self._conn = self._open()
 
@@ -556,6 +580,15 @@ class HistoryStore:
                 return
             try:
                 self.flush()
+                if self._kept or self._kept_minutes:
+                    self._lost += len(self._kept) + len(self._kept_minutes)
+                if self._lost:
+                    log.warning(
+                        "%d minutes and events could not be written to %s (%s) and are lost",
+                        self._lost,
+                        self.path,
+                        self.write_problem or "no room",
+                    )
             finally:
                 self._closed = True
                 self._conn.close()
@@ -574,6 +607,9 @@ class HistoryStore:
     # -- the Recorder protocol -------------------------------------------------------------
 
     def begin_session(self, info: SessionInfo) -> None:
+        """Starts recording a monitor run (ending the one before, if any)."""
+        if self.read_only:
+            raise HistoryError(f"history database {self.path} was opened for reading only")
         with self._lock:
             if self._session_id is not None:
                 self.end_session(self._now())
@@ -583,33 +619,99 @@ class HistoryStore:
                 "source_kind": info.source.split(" ", 1)[0] or "unknown",
                 "profile": info.profile,
             }
-            with self._transaction() as conn:
-                cursor = conn.execute(
-                    "INSERT INTO sessions (started_at, source, source_kind, profile) "
-                    "VALUES (:started_at, :source, :source_kind, :profile)",
-                    row,
-                )
-            self._session_id = cursor.lastrowid
-            self._session_row = {"id": self._session_id, **row}
+            try:
+                with self._lock:
+                    cursor = self._conn.execute(
+                        "INSERT INTO sessions (started_at, source, source_kind, profile) "
+                        "VALUES (:started_at, :source, :source_kind, :profile)",
+                        row,
+                    )
+                session_id = cursor.lastrowid
+            except sqlite3.OperationalError as error:
+                # A full disk: the session row is written with the first rows that
+                # can be, under the id it would have had.
+                session_id = self._query("SELECT COALESCE(MAX(id), 0) + 1 FROM sessions")[0][0]
+                self._keeping(error)
+            self._session_id = session_id
+            self._session_row = {"id": session_id, **row}
 
     def _session(self) -> int:
         if self._session_id is None:
             raise RuntimeError("begin_session() must come before anything is recorded")
         return self._session_id
 
-    def _write(self, sql: str, params: dict[str, Any] | Sequence[Any]) -> None:
-        """One row of the current session, in its own transaction.
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        """One change to the current session, written at once if the file allows."""
+        with self._lock:
+            self._kept.append((self._session_row, sql, params))
+            self._write_kept()
 
-        The session row is put back first if `posture data delete` removed it
-        while the monitor was running, so the monitor never fails over it.
+    def _write_kept(self) -> None:
+        """Writes everything not written yet in one transaction, or keeps it.
+
+        Each session's row is put back first, if `posture data delete` removed it
+        while the monitor was running, so the monitor never fails over it. A write
+        the file refuses (full disk, I/O error, still locked after the busy timeout)
+        is kept in memory for the next try: the monitor goes on coaching.
         """
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO sessions (id, started_at, source, source_kind, profile) "
-                "VALUES (:id, :started_at, :source, :source_kind, :profile)",
-                self._session_row,
-            )
-            conn.execute(sql, params)
+        if not (self._kept or self._kept_minutes):
+            return
+        sessions = {row["id"]: row for row, _, _ in self._kept}
+        sessions.update({row["id"]: row for row, _ in self._kept_minutes.values()})
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for row in sessions.values():
+                    conn.execute(
+                        "INSERT OR IGNORE INTO sessions (id, started_at, source, source_kind, "
+                        "profile) VALUES (:id, :started_at, :source, :source_kind, :profile)",
+                        row,
+                    )
+                for _, sql, params in self._kept:
+                    conn.execute(sql, params)
+                for (session_id, _), (_, minute) in self._kept_minutes.items():
+                    conn.execute(_UPSERT_MINUTE, _minute_params(session_id, minute))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as error:
+            self._keeping(error)
+            return
+        except sqlite3.Error as error:  # a bad row: a bug, not the disk's fault
+            self._kept.clear()
+            self._kept_minutes.clear()
+            raise _history_error(error, self.path) from error
+        written = len(self._kept) + len(self._kept_minutes)
+        self._kept.clear()
+        self._kept_minutes.clear()
+        if self.write_problem is not None:
+            log.warning("history written again: %d kept minutes and events saved", written)
+            self.write_problem = None
+            if self.on_write_problem is not None:
+                self.on_write_problem(None)
+
+    def _keeping(self, error: sqlite3.Error) -> None:
+        """A write failed: say so once, keep what waits within bounds."""
+        while len(self._kept) + len(self._kept_minutes) > MAX_KEPT_WRITES:
+            if self._kept_minutes:
+                del self._kept_minutes[next(iter(self._kept_minutes))]
+            else:
+                del self._kept[0]
+            self._lost += 1
+        if self.write_problem is not None:
+            return
+        self.write_problem = str(_history_error(error, self.path))
+        log.warning(
+            "%s; posture keeps coaching, holds this session's minutes in memory and "
+            "writes them as soon as it can",
+            self.write_problem,
+        )
+        if self.on_write_problem is not None:
+            self.on_write_problem(self.write_problem)
 
     def add_sample(self, sample: Sample) -> None:
         """Adds the sample's seconds to the minute(s) it covers; writes finished minutes."""
@@ -619,7 +721,10 @@ class HistoryStore:
 
     def _stored_minute(self, minute: datetime) -> MinuteRow | None:
         """Normally nothing is stored for a new minute; if the wall clock stepped back,
-        the stored row is the base, so the upsert never loses seconds."""
+        the stored (or kept) row is the base, so the upsert never loses seconds."""
+        kept = self._kept_minutes.pop((self._session(), round(minute.timestamp())), None)
+        if kept is not None:
+            return kept[1]
         stored = self._query(
             "SELECT * FROM minutes WHERE session_id = ? AND minute_start = ?",
             (self._session(), round(minute.timestamp())),
@@ -627,14 +732,20 @@ class HistoryStore:
         return _minute_from(stored[0]) if stored else None
 
     def _write_minute(self, row: MinuteRow) -> None:
-        self._write(_UPSERT_MINUTE, _minute_params(self._session(), row))
+        with self._lock:
+            key = (self._session(), round(row.start.timestamp()))
+            self._kept_minutes[key] = (self._session_row, row)
+            self._write_kept()
 
     def flush(self) -> None:
-        """Writes the current minute so far (an upsert: flushing again replaces it)."""
+        """Writes the current minute so far (an upsert: flushing again replaces it), and
+        whatever an earlier write could not."""
         with self._lock:
             current = self._minutes.current()
             if current is not None and self._session_id is not None:
                 self._write_minute(current)
+            else:
+                self._write_kept()
 
     def add_episode(self, episode: Episode) -> None:
         self._write(
@@ -659,11 +770,10 @@ class HistoryStore:
             if self._session_id is None:
                 return
             self.flush()
-            with self._transaction() as conn:
-                conn.execute(
-                    "UPDATE sessions SET ended_at = ? WHERE id = ?",
-                    (_stamp(ended_at), self._session_id),
-                )
+            self._write(
+                "UPDATE sessions SET ended_at = ? WHERE id = ?",
+                (_stamp(ended_at), self._session_id),
+            )
             self._session_id = None
             self._minutes.open = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -535,6 +537,117 @@ def test_a_hard_kill_mid_write_loses_at_most_the_current_minute(minutes_before_k
     for offset in offsets[:-1]:
         assert rows[offset].present_s == 60, offset
     assert 0 < rows[offsets[-1]].present_s <= 60
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+
+def no_room_left(store: HistoryStore) -> Callable[[], None]:
+    """Leaves the history no room to grow, as a full disk does, so that SQLite itself
+    answers "database or disk is full" (the file may not grow past its size, and the
+    room left in its pages is filled with rows dated 1970). Returns the way back."""
+    conn = store._conn  # the edge: the store's own SQLite connection
+    conn.execute(
+        "INSERT INTO sessions (id, started_at, source, source_kind) "
+        "VALUES (999999, 0, 'filler', 'filler')"
+    )
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    fillers = (
+        "INSERT INTO minutes (session_id, minute_start, present_s) VALUES (999999, ? * 60, 0)",
+        "INSERT INTO episodes (session_id, start, end, verdict) VALUES (999999, ?, ?, 'slouch')",
+        "INSERT INTO nudges (session_id, at, kind, message) VALUES (999999, ?, 'posture', 'x')",
+        "INSERT INTO breaks (session_id, start, end) VALUES (999999, ?, ?)",
+        "INSERT INTO sessions (started_at, source, source_kind) VALUES (?, 'filler', 'filler')",
+    )
+    for sql in fillers:
+        for index in range(100_000):
+            try:
+                conn.execute(sql, (index,) * sql.count("?"))
+            except sqlite3.OperationalError as error:
+                assert "full" in str(error)
+                break
+    return lambda: conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_a_full_disk_keeps_minutes_and_events_in_memory_warns_once_and_writes_them_later(
+    caplog,
+):
+    problems: list[str | None] = []
+    with HistoryStore(now=later) as store:
+        store.on_write_problem = problems.append
+        begin(store)
+        for second in range(1, 31):
+            store.add_sample(Sample(at(second), 1.0, V.GOOD, 90))
+        store.flush()
+        give_room_back = no_room_left(store)
+        with caplog.at_level(logging.WARNING, logger="posture.store"):
+            for second in range(31, 181):  # three minutes go by, none can be written
+                verdict = V.SLOUCH if 60 < second <= 120 else V.GOOD
+                store.add_sample(Sample(at(second), 1.0, verdict, 50, 0.3, 1.5))
+                if second % 20 == 0:
+                    store.flush()
+            store.add_episode(Episode(at(60), at(120), V.SLOUCH))
+            store.add_nudge(Nudge(at(90), "posture", "Sit back."))
+        assert store.write_problem is not None and "disk is full" in store.write_problem
+        assert problems == [store.write_problem]
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warned) == 1 and "keeps coaching" in warned[0], warned
+        # No new minute reached the file (minute 0's row grew in place); reading works.
+        assert sorted(minutes_of(store)) == [0]
+        give_room_back()
+        store.add_sample(Sample(at(181), 1.0, V.GOOD, 90))
+        store.flush()
+        assert problems == [problems[0], None] and store.write_problem is None
+        rows = minutes_of(store)
+        assert [rows[m].seconds for m in (0, 1, 2, 3)] == [
+            {V.GOOD: 60},
+            {V.SLOUCH: 60},
+            {V.GOOD: 60},
+            {V.GOOD: 1},
+        ]
+        window = (T0, at(600))
+        assert store.episodes(*window) == [Episode(at(60), at(120), V.SLOUCH)]
+        assert [n.at for n in store.nudges(*window)] == [at(90)]
+
+
+def test_a_monitor_started_on_a_full_disk_keeps_coaching_and_keeps_its_minutes(
+    session_profile,
+):
+    """The real monitor over the sample session, its history full from the start: the
+    session runs to its end with its nudges, and every minute is written once there
+    is room again."""
+    from posture.monitor import Monitor, MonitorSettings, open_throttled
+    from posture.nudges import NudgePolicy
+    from posture.scoring import Scorer
+    from tests.conftest import SESSION_VIDEO
+
+    shown: list[object] = []
+    store = HistoryStore(now=later)
+    give_room_back = no_room_left(store)
+    policy = NudgePolicy(sustained_bad_s=3, good_to_end_s=2, cooldown_s=8, away_after_s=3)
+    monitor = Monitor(
+        lambda: open_throttled(str(SESSION_VIDEO), 2.0),
+        Scorer(session_profile),
+        notify=shown.append,
+        recorder=store,
+        settings=MonitorSettings(speed=0, policy=policy, flush_every_s=5),
+        source_name="video session.mp4",
+    )
+    summary = monitor.run()
+    assert shown and summary.samples > 60  # it coached to the end
+    assert store.write_problem is not None and "disk is full" in store.write_problem
+    assert store.table_rows("sessions")[-1]["source"] == "filler"  # nothing written yet
+    give_room_back()
+    store.close()
+    with HistoryStore() as reader:
+        (session,) = [s for s in reader.table_rows("sessions") if s["source"] != "filler"]
+        minutes = [m for m in reader.table_rows("minutes") if m["session_id"] == session["id"]]
+        nudges = [n for n in reader.table_rows("nudges") if n["session_id"] == session["id"]]
+    assert session["ended_at"] is not None and len(nudges) == len(summary.nudges)
+    assert sum(m["present_s"] + m["no_person_s"] for m in minutes) == pytest.approx(
+        sum(summary.seconds_by_verdict.values())
+    )
 
 
 # -- calibrations and the pain journal ---------------------------------------------------------
