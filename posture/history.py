@@ -88,13 +88,17 @@ class MinuteRow:
     """What one wall-clock minute of monitoring left behind (the store's `minutes` row).
 
     `seconds` holds the seconds spent in each verdict (away = `NO_PERSON`).
-    Each mean is weighted by the seconds it was measured over (`neck_s`,
-    `trunk_s`), so rows of the same minute can be merged exactly.
+    `credit_s` is those seconds weighted as `posture_score` says, each by the
+    posture of its own moment (None, for a row made by hand: weighted by the
+    minute's mean deviations, see `credit`). Each mean is weighted by the seconds it was
+    measured over (`neck_s`, `trunk_s`), so rows of the same minute can be merged
+    exactly.
     Excesses are in tolerances past the calibrated baseline: 1 is the threshold.
     """
 
     start: datetime
     seconds: Mapping[Verdict, float]
+    credit_s: float | None = None
     mean_neck_excess: float | None = None
     neck_s: float = 0.0
     mean_trunk_excess: float | None = None
@@ -104,17 +108,29 @@ class MinuteRow:
         check_aware(self.start)
         if self.start.timestamp() % MINUTE_S:
             raise ValueError(f"a minute row must start on a whole minute, got {self.start}")
-        weights = (*self.seconds.values(), self.neck_s, self.trunk_s)
+        weights = (*self.seconds.values(), self.credit, self.neck_s, self.trunk_s)
         if not all(math.isfinite(s) and s >= 0 for s in weights):
             raise ValueError(f"seconds must be finite and non-negative, got {weights}")
 
     def seconds_in(self, verdict: Verdict) -> float:
+        """Seconds spent in `verdict` (0 when none)."""
         return self.seconds.get(verdict, 0.0)
 
     @property
     def present_s(self) -> float:
         """Seconds someone was in front of the camera (everything but away)."""
         return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
+
+    @property
+    def credit(self) -> float:
+        """The present seconds weighted as `posture_score` says: `credit_s`, or when it
+        is not known, each second weighted by the minute's mean deviations."""
+        if self.credit_s is not None:
+            return self.credit_s
+        return sum(
+            seconds * moment_credit(verdict, self.mean_neck_excess, self.mean_trunk_excess)
+            for verdict, seconds in self.seconds.items()
+        )
 
     @property
     def state(self) -> Verdict:
@@ -132,6 +148,7 @@ class MinuteTally:
     def __init__(self, start: datetime, base: MinuteRow | None = None) -> None:
         self.start = start
         self.seconds: dict[Verdict, float] = {}
+        self.credit_s = 0.0
         self._sums = {"neck": 0.0, "trunk": 0.0}
         self._weights = {"neck": 0.0, "trunk": 0.0}
         if base is not None:
@@ -146,6 +163,7 @@ class MinuteTally:
     ) -> None:
         """Adds `seconds` in `verdict`, with the deviations measured over them."""
         self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
+        self.credit_s += seconds * moment_credit(verdict, neck_excess, trunk_excess)
         for key, value in (("neck", neck_excess), ("trunk", trunk_excess)):
             if value is not None and math.isfinite(value):
                 self._sums[key] += value * seconds
@@ -155,6 +173,7 @@ class MinuteTally:
         """Adds a row of the same minute (another session's, or the stored one)."""
         for verdict, seconds in row.seconds.items():
             self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
+        self.credit_s += row.credit
         for key, mean, weight in (
             ("neck", row.mean_neck_excess, row.neck_s),
             ("trunk", row.mean_trunk_excess, row.trunk_s),
@@ -172,6 +191,7 @@ class MinuteTally:
         return MinuteRow(
             start=self.start,
             seconds=dict(self.seconds),
+            credit_s=self.credit_s,
             mean_neck_excess=self._mean("neck"),
             neck_s=self._weights["neck"],
             mean_trunk_excess=self._mean("trunk"),
@@ -255,17 +275,19 @@ def bad_credit(excess: float | None) -> float:
     return BAD_CREDIT_AT_THRESHOLD * min(1.0, max(0.0, 2.0 - max(excess, 1.0)))
 
 
-def minute_credit(row: MinuteRow) -> float:
-    """The minute's present seconds, each weighted as `posture_score` says."""
-    trunk = bad_credit(row.mean_trunk_excess)
-    neck = bad_credit(row.mean_neck_excess)
-    return (
-        row.seconds_in(Verdict.GOOD)
-        + (row.seconds_in(Verdict.SLOUCH) + row.seconds_in(Verdict.RECLINED)) * trunk
-        + row.seconds_in(Verdict.FORWARD_HEAD) * neck
-        + (row.seconds_in(Verdict.TOO_CLOSE) + row.seconds_in(Verdict.LATERAL_LEAN))
-        * BAD_CREDIT_AT_THRESHOLD
-    )
+def moment_credit(
+    verdict: Verdict, neck_excess: float | None = None, trunk_excess: float | None = None
+) -> float:
+    """The weight of one second in `verdict` with these deviations (see `posture_score`)."""
+    if verdict is Verdict.GOOD:
+        return 1.0
+    if verdict in (Verdict.SLOUCH, Verdict.RECLINED):
+        return bad_credit(trunk_excess)
+    if verdict is Verdict.FORWARD_HEAD:
+        return bad_credit(neck_excess)
+    if verdict in (Verdict.TOO_CLOSE, Verdict.LATERAL_LEAN):
+        return BAD_CREDIT_AT_THRESHOLD
+    return 0.0  # no pose (leaning in), or away (which does not count at all)
 
 
 def posture_score(minutes: Iterable[MinuteRow]) -> int | None:
@@ -275,15 +297,15 @@ def posture_score(minutes: Iterable[MinuteRow]) -> int | None:
     Every second someone sat in front of the camera counts, as:
     - 1 in good posture;
     - (2 - e) / 2, clipped to [0, ½], in slouch or reclined posture, where e is
-      that minute's mean trunk excess in tolerances (1 = the threshold); in
-      forward-head posture the same with the minute's mean neck excess. So bad
-      posture just past its threshold (or not measured) counts ½, and 0 from one
-      tolerance further on;
+      the trunk excess of that moment in tolerances (1 = the threshold); in
+      forward-head posture the same with the neck excess. So bad posture just past
+      its threshold (or not measured) counts ½, and 0 from one tolerance further on;
     - ½ too close to the screen or leaning sideways (their excess is not kept);
     - 0 present without a pose: almost always leaning right into the screen.
     Away time does not count. Score = 100 * (sum of those weights) / (present
     seconds), rounded; None when nobody was there. A day spent upright scores
-    100, a day of slight slouch 50, a day of deep slouch 0.
+    100, a day of slight slouch 50, a day of deep slouch 0. Each moment is weighted
+    by its own posture, so where the wall-clock minutes fall does not move the score.
     """
     tally = ScoreTally()
     for row in minutes:
@@ -300,12 +322,13 @@ class ScoreTally:
     present: float = 0.0
 
     def add(self, row: MinuteRow) -> None:
-        self.credit += minute_credit(row)
+        """Counts a minute in."""
+        self.credit += row.credit
         self.present += row.present_s
 
     def score(self, *more: MinuteRow) -> int | None:
         """`posture_score` of the rows added so far and `more`."""
-        credit = self.credit + sum(minute_credit(row) for row in more)
+        credit = self.credit + sum(row.credit for row in more)
         present = self.present + sum(row.present_s for row in more)
         if present <= 0:
             return None

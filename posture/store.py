@@ -208,6 +208,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX minutes_by_time ON minutes (minute_start)",
         ),
     ),
+    Migration(
+        3,
+        "minutes: credit_s, the seconds weighted by the posture of each moment",
+        (
+            "ALTER TABLE minutes ADD COLUMN credit_s REAL NOT NULL DEFAULT 0",
+            # Rows written before: the weights as they were computed then, from the
+            # minute's mean deviations (0.5 per bad second at the threshold, falling
+            # to 0 one tolerance further; 0.5 when not measured).
+            """UPDATE minutes SET credit_s = good_s
+    + (slouch_s + reclined_s)
+        * 0.5 * MIN(1.0, MAX(0.0, 2.0 - MAX(COALESCE(mean_trunk_excess, 1.0), 1.0)))
+    + forward_head_s
+        * 0.5 * MIN(1.0, MAX(0.0, 2.0 - MAX(COALESCE(mean_neck_excess, 1.0), 1.0)))
+    + (too_close_s + lateral_lean_s) * 0.5""",
+        ),
+    ),
 )
 
 # Every table a user owns, in export order, with the columns that hold times.
@@ -295,6 +311,7 @@ def _minute_params(session_id: int, row: MinuteRow) -> dict[str, Any]:
         "session_id": session_id,
         "minute_start": round(row.start.timestamp()),
         "present_s": row.present_s,
+        "credit_s": row.credit,
         "mean_neck_excess": row.mean_neck_excess,
         "neck_s": row.neck_s,
         "mean_trunk_excess": row.mean_trunk_excess,
@@ -309,6 +326,7 @@ def _minute_from(row: sqlite3.Row) -> MinuteRow:
     return MinuteRow(
         start=_local(row["minute_start"]),
         seconds={v: row[c] for v, c in VERDICT_COLUMNS.items() if row[c]},
+        credit_s=row["credit_s"],
         mean_neck_excess=row["mean_neck_excess"],
         neck_s=row["neck_s"],
         mean_trunk_excess=row["mean_trunk_excess"],

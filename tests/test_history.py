@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -35,9 +36,11 @@ from posture.history import (
     summarize_day,
     timeline,
 )
+from posture.monitor import MonitorSummary
 from posture.nudges import NudgePolicy
 from posture.pain import PainEntry
-from posture.records import Break, Episode, Nudge, Sample
+from posture.records import Break, Episode, Nudge, Sample, SessionInfo
+from posture.store import HistoryStore
 from posture.vocabulary import Verdict
 
 V = Verdict
@@ -51,16 +54,12 @@ def at(minutes: float) -> datetime:
 def minute(
     offset: int, trunk: float | None = None, neck: float | None = None, **seconds: float
 ) -> MinuteRow:
-    """A minute `offset` minutes after T0, e.g. minute(3, good=40, slouch=20, trunk=1.5)."""
-    spent = {Verdict(name.replace("_", "-")): s for name, s in seconds.items()}
-    return MinuteRow(
-        at(offset),
-        spent,
-        mean_trunk_excess=trunk,
-        trunk_s=60.0 if trunk is not None else 0.0,
-        mean_neck_excess=neck,
-        neck_s=60.0 if neck is not None else 0.0,
-    )
+    """A minute `offset` minutes after T0, e.g. minute(3, good=40, slouch=20, trunk=1.5),
+    every second of it measured with these deviations."""
+    tally = MinuteTally(at(offset))
+    for name, spent in seconds.items():
+        tally.add(Verdict(name.replace("_", "-")), spent, neck, trunk)
+    return tally.row()
 
 
 # -- merging spans -----------------------------------------------------------------------------
@@ -207,6 +206,46 @@ def test_score_of_nothing_or_only_away_is_none():
 )
 def test_score_definition(rows, score):
     assert posture_score(rows) == score
+
+
+def demo_samples(start: datetime) -> list[Sample]:
+    """40 s like the demo's, a sample every 0.5 s: upright, slouched, the head forward,
+    upright again."""
+    samples = []
+    for index in range(1, 81):
+        t = index / 2
+        if t <= 4 or t > 36:
+            verdict, neck, trunk = V.GOOD, 0.2, 0.3
+        elif t <= 20:
+            verdict, neck, trunk = V.SLOUCH, 0.5, 1.6 + (t - 4) / 40
+        else:
+            verdict, neck, trunk = V.FORWARD_HEAD, 1.8, 0.6
+        samples.append(Sample(start + timedelta(seconds=t), 0.5, verdict, None, neck, trunk))
+    return samples
+
+
+def test_the_score_does_not_depend_on_where_the_minutes_fall():
+    """The same 40 s, started at every half second of a minute: the day's score is the
+    same. (Weighting each minute by its mean deviations, as before, moved it by 20 points.)"""
+    scores, per_minute_means = set(), []
+    for shift in range(120):
+        store = HistoryStore.in_memory(now=lambda: T0 + timedelta(days=1))
+        start = T0 + timedelta(seconds=shift / 2)
+        status_line = MonitorSummary(start)
+        store.begin_session(SessionInfo(start, "video demo.mp4", None))
+        for sample in demo_samples(start):
+            store.add_sample(sample)
+            status_line.add(sample)
+        store.end_session(start + timedelta(seconds=40))
+        rows = store.days(T0.date(), T0.date())
+        scores |= {summarize_day(T0.date(), rows).score, status_line.score}
+        per_minute_means.append(
+            posture_score(dataclasses.replace(row, credit_s=None) for row in rows.minutes)
+        )
+        store.close()
+    assert scores == {28}  # 8 s good, 32 s well past the thresholds: about 0.1 each
+    old = [s for s in per_minute_means if s is not None]
+    assert max(old) - min(old) >= 15  # the old weighting moved with the minutes
 
 
 @given(st.floats(0, 10), st.floats(0, 10))

@@ -94,7 +94,7 @@ FROZEN_SCHEMA = {
     "reclined_s REAL NOT NULL DEFAULT 0, no_person_s REAL NOT NULL DEFAULT 0, "
     "person_no_pose_s REAL NOT NULL DEFAULT 0, mean_neck_excess REAL, neck_s REAL NOT NULL "
     "DEFAULT 0, mean_trunk_excess REAL, trunk_s REAL NOT NULL DEFAULT 0, "
-    "PRIMARY KEY (session_id, minute_start) )",
+    "credit_s REAL NOT NULL DEFAULT 0, PRIMARY KEY (session_id, minute_start) )",
     "nudges": "CREATE TABLE nudges ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
     "REFERENCES sessions(id) ON DELETE CASCADE, at REAL NOT NULL, kind TEXT NOT NULL, "
     "message TEXT NOT NULL )",
@@ -115,6 +115,7 @@ FROZEN_SCHEMA = {
 RELEASED_MIGRATIONS = {
     1: "f012e1fcca3a3fc8ced5b94b41b49b0daa4044458f89224db5d04acb81ef18e5",
     2: "d10fb63327b6e77068334820e0f0cb26a48345067927a9e5c2f435910aa64ff7",
+    3: "b8731f785d3bd5f0cebfe0bf83d5e4996216c6257eb2aa7f1fd572f2832d03b4",
 }
 
 
@@ -166,6 +167,9 @@ def test_a_version_1_history_keeps_its_minutes_through_the_migrations(_isolated_
         (row,) = store.minutes(T0, at(60))
     assert row.seconds == {V.GOOD: 45, V.SLOUCH: 15}
     assert (row.mean_trunk_excess, row.trunk_s) == (0.9, 60)
+    # Its score's weights, filled in as they were computed then: a mean trunk
+    # excess under the threshold counts the 15 s of slouch at one half.
+    assert row.credit_s == 45 + 15 * 0.5
 
 
 def test_every_verdict_has_its_column(_isolated_home):
