@@ -10,16 +10,22 @@ score is defined once, in `posture_score`.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import itertools
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 from posture.nudges import NudgePolicy
 from posture.pain import PainEntry
 from posture.records import Break, Episode, Nudge, Sample, Span, check_aware
 from posture.vocabulary import POSTURE_NUDGE_KINDS, Verdict
+
+T = TypeVar("T")
 
 MINUTE_S = 60
 # The report's timeline resolution: fine enough to show a morning slump, coarse
@@ -330,9 +336,52 @@ class ScoreTally:
         """`posture_score` of the rows added so far and `more`."""
         credit = self.credit + sum(row.credit for row in more)
         present = self.present + sum(row.present_s for row in more)
-        if present <= 0:
-            return None
-        return round(100 * min(1.0, credit / present))
+        return score_of(credit, present)
+
+
+def score_of(credit_s: float, present_s: float) -> int | None:
+    """The score of weighted seconds over present seconds, 0-100 (see `posture_score`)."""
+    if present_s <= 0:
+        return None
+    return round(100 * min(1.0, credit_s / present_s))
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Seconds per verdict and their score weights, summed over any stretch of minutes
+    (a 10-minute block, a day, a range): what a score and a breakdown need."""
+
+    seconds: Mapping[Verdict, float] = field(default_factory=dict)
+    credit_s: float = 0.0  # the present seconds weighted as `posture_score` says
+    minutes: int = 0  # how many minute rows went in
+
+    @classmethod
+    def of(cls, rows: Iterable[MinuteRow]) -> Totals:
+        """The totals of these minutes."""
+        seconds: dict[Verdict, float] = {}
+        credit, count = 0.0, 0
+        for row in rows:
+            for verdict, value in row.seconds.items():
+                seconds[verdict] = seconds.get(verdict, 0.0) + value
+            credit += row.credit
+            count += 1
+        return cls(seconds, credit, count)
+
+    def __add__(self, other: Totals) -> Totals:
+        seconds = dict(self.seconds)
+        for verdict, value in other.seconds.items():
+            seconds[verdict] = seconds.get(verdict, 0.0) + value
+        return Totals(seconds, self.credit_s + other.credit_s, self.minutes + other.minutes)
+
+    @property
+    def present_s(self) -> float:
+        """Seconds someone was in front of the camera (everything but away)."""
+        return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
+
+    @property
+    def score(self) -> int | None:
+        """`posture_score` of the minutes summed up here."""
+        return score_of(self.credit_s, self.present_s)
 
 
 # -- day components ----------------------------------------------------------------------------
@@ -406,22 +455,32 @@ def longest_good_streak(minutes: Sequence[MinuteRow]) -> Streak | None:
     return max(streaks, key=lambda streak: streak.good_s, default=None)
 
 
-def sitting_stretches(minutes: Sequence[MinuteRow], breaks: Sequence[Break]) -> list[float]:
+def minute_presence(minutes: Iterable[MinuteRow]) -> list[tuple[float, float]]:
+    """(minute start as Unix seconds, present seconds) per minute: what sitting needs."""
+    return [(row.start.timestamp(), row.present_s) for row in minutes]
+
+
+def sitting_stretches(
+    presence: Iterable[tuple[float, float]], breaks: Sequence[Break]
+) -> list[float]:
     """Present seconds in each stretch of sitting: consecutive minutes between breaks.
 
-    A recorded break, or a missing minute (the monitor was not running), ends
-    a stretch. A minute belongs after a break that started before its middle.
+    `presence`: (minute start in Unix seconds, present seconds) in time order, see
+    `minute_presence`. A recorded break, or a missing minute (the monitor was not
+    running), ends a stretch. A minute belongs after a break that started before its
+    middle.
     """
     starts = sorted(b.start.timestamp() for b in breaks)
     stretches: list[float] = []
-    previous: tuple[float, int] | None = None
-    for row in minutes:
-        stamp = row.start.timestamp()
-        after = sum(1 for s in starts if s <= stamp + MINUTE_S / 2)
-        if previous is None or stamp - previous[0] > MINUTE_S or after != previous[1]:
+    previous_stamp: float | None = None
+    previous_after = after = 0
+    for stamp, present in presence:
+        while after < len(starts) and starts[after] <= stamp + MINUTE_S / 2:
+            after += 1
+        if previous_stamp is None or stamp - previous_stamp > MINUTE_S or after != previous_after:
             stretches.append(0.0)
-        stretches[-1] += row.present_s
-        previous = (stamp, after)
+        stretches[-1] += present
+        previous_stamp, previous_after = stamp, after
     return stretches
 
 
@@ -454,38 +513,79 @@ def recovery_times(nudges: Iterable[Nudge], episodes: Iterable[Episode]) -> list
     for nudge in nudges:
         if nudge.kind not in POSTURE_NUDGE_KINDS:
             continue
-        run = next((r for r in runs if r[0] <= nudge.at <= r[1]), None)
-        if run is not None:
-            times.append((run[1] - nudge.at).total_seconds())
+        # The last run that starts at or before the nudge: runs do not overlap.
+        index = bisect.bisect_right(runs, nudge.at, key=lambda run: run[0]) - 1
+        if index >= 0 and nudge.at <= runs[index][1]:
+            times.append((runs[index][1] - nudge.at).total_seconds())
     return times
 
 
 # -- summaries ---------------------------------------------------------------------------------
 
 
-def _in(moment: datetime, start: datetime, end: datetime) -> bool:
-    return start <= moment < end
+def _slice(items: tuple[T, ...], key: Callable[[T], Any], start: Any, end: Any) -> tuple[T, ...]:
+    """The items (in order of `key`) whose key is in [start, end)."""
+    low = bisect.bisect_left(items, start, key=key)
+    return items[low : bisect.bisect_left(items, end, lo=low, key=key)]
 
 
 @dataclass(frozen=True)
 class HistoryRows:
-    """Everything stored for a stretch of time, as the store reads it back."""
+    """Everything stored for a stretch of time, as the store reads it back.
+
+    The minutes come as rows (`minutes`) where a report draws them: a day's
+    timeline, its 10-minute scores, its longest good streak. For longer ranges
+    the store sums them up in SQL instead (a year is 120,000 minutes): `day_totals`
+    per local day, and `presence`, (minute start in Unix seconds, present seconds)
+    per minute, which is all that stretches of sitting need. Each kind is kept in
+    time order.
+    """
 
     minutes: tuple[MinuteRow, ...] = ()
     episodes: tuple[Episode, ...] = ()
     nudges: tuple[Nudge, ...] = ()
     breaks: tuple[Break, ...] = ()
     pains: tuple[PainEntry, ...] = ()
+    day_totals: Mapping[date, Totals] | None = None
+    presence: tuple[tuple[float, float], ...] = ()
+
+    def in_order(self) -> HistoryRows:
+        """These rows, each kind sorted by time (the store reads them sorted already;
+        `presence` only ever comes from the store)."""
+        ordered: dict[str, Any] = {}
+        for name, key in _TIMED.items():
+            items = getattr(self, name)
+            if any(key(a) > key(b) for a, b in itertools.pairwise(items)):
+                ordered[name] = tuple(sorted(items, key=key))
+        return dataclasses.replace(self, **ordered) if ordered else self
+
+    @property
+    def detailed(self) -> bool:
+        """Whether the minutes come one by one (else only summed up per day)."""
+        return self.day_totals is None
 
     def within(self, start: datetime, end: datetime) -> HistoryRows:
         """The rows that start in [start, end)."""
+        timed = {name: _slice(getattr(self, name), key, start, end) for name, key in _TIMED.items()}
         return HistoryRows(
-            tuple(m for m in self.minutes if _in(m.start, start, end)),
-            tuple(e for e in self.episodes if _in(e.start, start, end)),
-            tuple(n for n in self.nudges if _in(n.at, start, end)),
-            tuple(b for b in self.breaks if _in(b.start, start, end)),
-            tuple(p for p in self.pains if _in(p.at, start, end)),
+            **timed,
+            day_totals=self.day_totals,
+            presence=_slice(self.presence, _first, start.timestamp(), end.timestamp()),
         )
+
+
+def _first(pair: tuple[float, float]) -> float:
+    return pair[0]
+
+
+# How each kind of row is ordered in time, in HistoryRows' field order.
+_TIMED: dict[str, Callable[[Any], datetime]] = {
+    "minutes": lambda row: row.start,
+    "episodes": lambda row: row.start,
+    "nudges": lambda row: row.at,
+    "breaks": lambda row: row.start,
+    "pains": lambda row: row.at,
+}
 
 
 @dataclass(frozen=True)
@@ -504,17 +604,20 @@ class DaySummary:
     nudges: tuple[Nudge, ...]
     recovery_s: tuple[float, ...]  # after each posture or distance nudge
     pains: tuple[PainEntry, ...]
-    blocks: tuple[Block, ...]
-    timeline: tuple[Span, ...]
+    blocks: tuple[Block, ...]  # () when not `detailed`
+    timeline: tuple[Span, ...]  # () when not `detailed`
+    minutes_recorded: int = 0
+    detailed: bool = True  # False: summed up in the store, no blocks, timeline or streak
 
     @property
     def present_s(self) -> float:
+        """Seconds someone was in front of the camera (everything but away)."""
         return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
 
     @property
     def recorded(self) -> bool:
         """Whether the monitor ran at all that day."""
-        return bool(self.timeline)
+        return self.minutes_recorded > 0
 
     @property
     def longest_episode(self) -> Episode | None:
@@ -547,29 +650,44 @@ def summarize_day(
 
     `break_due_s`: the sitting after which a break falls due (the user's setting).
     """
-    mine = rows.within(*day_bounds(day))
-    minutes = combine_minutes(mine.minutes)
-    seconds: dict[Verdict, float] = {}
-    for row in minutes:
-        for verdict, value in row.seconds.items():
-            seconds[verdict] = seconds.get(verdict, 0.0) + value
-    stretches = sitting_stretches(minutes, mine.breaks)
-    return DaySummary(
+    return _summarize_day(day, rows.in_order(), break_due_s)[0]
+
+
+def _summarize_day(day: date, rows: HistoryRows, break_due_s: float) -> tuple[DaySummary, Totals]:
+    """The day's summary and totals, from rows `in_order`."""
+    start, end = day_bounds(day)
+    mine = rows.within(start, end)
+    if rows.day_totals is None:
+        minutes = combine_minutes(mine.minutes)
+        totals = Totals.of(minutes)
+        presence: Sequence[tuple[float, float]] = minute_presence(minutes)
+        detail = (tuple(blocks(minutes)), tuple(timeline(minutes)), longest_good_streak(minutes))
+    else:
+        totals = rows.day_totals.get(day, Totals())
+        presence = mine.presence
+        detail = ((), (), None)
+    stretches = sitting_stretches(presence, mine.breaks)
+    # Episodes reach back a day, so a nudge just after midnight finds the one it interrupted.
+    recent = _slice(rows.episodes, _TIMED["episodes"], start - timedelta(days=1), end)
+    summary = DaySummary(
         day=day,
-        score=posture_score(minutes),
-        seconds=seconds,
-        episodes=tuple(sorted(mine.episodes, key=lambda e: e.start)),
-        longest_good_streak=longest_good_streak(minutes),
-        breaks=tuple(sorted(mine.breaks, key=lambda b: b.start)),
+        score=totals.score,
+        seconds=dict(totals.seconds),
+        episodes=mine.episodes,
+        longest_good_streak=detail[2],
+        breaks=mine.breaks,
         breaks_due=breaks_due(stretches, break_due_s),
         break_due_s=break_due_s,
         longest_sitting_s=max(stretches, default=0.0),
-        nudges=tuple(sorted(mine.nudges, key=lambda n: n.at)),
-        recovery_s=tuple(recovery_times(mine.nudges, rows.episodes)),
-        pains=tuple(sorted(mine.pains, key=lambda p: p.at)),
-        blocks=tuple(blocks(minutes)),
-        timeline=tuple(timeline(minutes)),
+        nudges=mine.nudges,
+        recovery_s=tuple(recovery_times(mine.nudges, recent)),
+        pains=mine.pains,
+        blocks=detail[0],
+        timeline=detail[1],
+        minutes_recorded=totals.minutes,
+        detailed=rows.detailed,
     )
+    return summary, totals
 
 
 def score_trend(scores: Sequence[int | None]) -> float | None:
@@ -617,15 +735,17 @@ def summarize(
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
     count = (last - first).days + 1
-    days = tuple(summarize_day(first + timedelta(days=i), rows, break_due_s) for i in range(count))
+    rows = rows.in_order()
+    pairs = [_summarize_day(first + timedelta(days=i), rows, break_due_s) for i in range(count)]
+    days = tuple(day for day, _ in pairs)
     start, end = day_bounds(first)[0], day_bounds(last)[1]
     mine = rows.within(start, end)
     return RangeSummary(
         first=first,
         last=last,
         days=days,
-        score=posture_score(combine_minutes(mine.minutes)),
+        score=sum((totals for _, totals in pairs), Totals()).score,
         trend_per_day=score_trend([day.score for day in days]),
-        pains=tuple(sorted(mine.pains, key=lambda p: p.at)),
+        pains=mine.pains,
         break_due_s=break_due_s,
     )

@@ -26,6 +26,7 @@ from posture.history import (
     day_bounds,
     longest_good_streak,
     merge_spans,
+    minute_presence,
     minute_start,
     posture_score,
     recovery_times,
@@ -288,25 +289,26 @@ def test_blocks_are_aligned_to_ten_minutes_of_the_local_clock():
 def test_breaks_fall_due_every_45_minutes_of_one_stretch_of_sitting():
     assert DEFAULT_BREAK_DUE_S == NudgePolicy().break_due_s == 45 * 60
     ninety = [minute(i, good=60) for i in range(90)]
-    assert sitting_stretches(ninety, []) == [90 * 60]
-    assert breaks_due(sitting_stretches(ninety, [])) == 2
+    assert sitting_stretches(minute_presence(ninety), []) == [90 * 60]
+    assert breaks_due(sitting_stretches(minute_presence(ninety), [])) == 2
     # A break after 44 minutes: two stretches of 44 and 43 min, none due.
     pause = Break(at(44), at(47))
     rows = [minute(i, good=60) for i in range(44)]
     rows += [minute(i, no_person=60) for i in range(44, 47)]
     rows += [minute(i, good=60) for i in range(47, 90)]
-    stretches = sitting_stretches(rows, [pause])
+    stretches = sitting_stretches(minute_presence(rows), [pause])
     assert stretches == [44 * 60, 43 * 60]
     assert breaks_due(stretches) == 0
     # A missing stretch of minutes (monitor off) also ends a stretch.
     gap = [minute(i, good=60) for i in range(40)] + [minute(i, good=60) for i in range(50, 90)]
-    assert sitting_stretches(gap, []) == [40 * 60, 40 * 60]
+    assert sitting_stretches(minute_presence(gap), []) == [40 * 60, 40 * 60]
 
 
 def test_breaks_fall_due_by_the_configured_interval():
     ninety = [minute(i, good=60) for i in range(90)]
-    assert breaks_due(sitting_stretches(ninety, []), every_s=30 * 60) == 3
-    assert breaks_due(sitting_stretches(ninety, []), every_s=0) == 0  # reminders off
+    assert breaks_due(sitting_stretches(minute_presence(ninety), []), every_s=30 * 60) == 3
+    # Break reminders switched off: none ever due.
+    assert breaks_due(sitting_stretches(minute_presence(ninety), []), every_s=0) == 0
     day = summarize_day(T0.date(), HistoryRows(tuple(ninety)), break_due_s=20 * 60)
     assert (day.breaks_due, day.break_due_s) == (4, 20 * 60)
 

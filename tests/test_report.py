@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import sqlite3
 import struct
 import subprocess
+import sys
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -30,6 +32,7 @@ from posture.report import (
     to_html,
     to_json,
 )
+from posture.report.model import range_rows
 from posture.store import HistoryStore, default_path
 from posture.vocabulary import Verdict
 from tests.fs_edges import needs_mounts, posture, run_read_only
@@ -175,6 +178,32 @@ def test_the_score_is_the_documented_one_for_the_scripted_day(scripted_day):
     (day,) = summary.days
     assert [b.score for b in day.blocks] == [85, 70, 64]
     assert day.breaks_taken == 1 and day.median_recovery_s == 240
+
+
+def test_a_range_summed_up_in_sql_says_what_the_minutes_say(scripted_day):
+    """Ranges read the minutes summed up per day by SQLite; every number they show is
+    the one the minutes give, day by day (a second session overlapping the first
+    included)."""
+    with HistoryStore(now=lambda: LATER) as store:
+        record_session(store, T0 - timedelta(days=2))
+        record_session(store, T0 - timedelta(days=2, seconds=-30))  # overlaps minute by minute
+        first, last = DAY - timedelta(days=6), DAY
+        detailed = summarize(first, last, store.days(first, last, detail=True), 20 * 60)
+        summed = summarize(first, last, store.days(first, last, detail=False), 20 * 60)
+    assert summed.score == detailed.score is not None
+    assert [d.recorded for d in summed.days] == [d.recorded for d in detailed.days]
+    for one, other in zip(summed.days, detailed.days, strict=True):
+        assert one.score == other.score and one.seconds.keys() == other.seconds.keys()
+        assert all(one.seconds[v] == pytest.approx(other.seconds[v]) for v in one.seconds)
+        assert one.breaks_due == other.breaks_due
+        assert one.longest_sitting_s == other.longest_sitting_s
+        assert (one.episodes, one.nudges, one.recovery_s) == (
+            other.episodes,
+            other.nudges,
+            other.recovery_s,
+        )
+    assert range_rows(summed) == range_rows(detailed)
+    assert sum(d.breaks_due for d in summed.days) > 0
 
 
 # -- JSON and CSV ------------------------------------------------------------------------------
@@ -441,6 +470,35 @@ def test_bad_input_is_a_clear_error(args, code, message, run):
     got, out, err = run(*args)
     assert got == code, err
     assert message in err and "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report"],
+        ["report", "--week", "--format", "csv"],
+        ["pain", "list"],
+        ["data", "export", "x"],
+    ],
+)
+def test_reading_commands_start_without_the_camera_stack(args, tmp_path):
+    """The CLI imports only what a command needs: a report loads neither OpenCV,
+    NumPy, MediaPipe nor matplotlib (the chart imports it when one is drawn)."""
+    probe = (
+        "import sys\n"
+        "from posture.cli import main\n"
+        "try:\n"
+        f"    main({[*args[:-1], str(tmp_path / args[-1])] if args[0] == 'data' else args!r})\n"
+        "except SystemExit as exit_:\n"
+        "    assert not exit_.code, exit_.code\n"
+        "heavy = ('numpy', 'cv2', 'mediapipe', 'matplotlib', 'calibration', 'posture.scoring')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=os.environ
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
 @needs_mounts

@@ -8,14 +8,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from calibration.profile import Profile, ProfileStore
 from posture.paths import profiles_dir
+
+if TYPE_CHECKING:  # imported when used: `posture report` needs no calibration (NumPy)
+    from calibration.profile import Profile, ProfileStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +79,8 @@ def cell(value: object, fmt: str) -> str:
 
 
 def profile_store() -> ProfileStore:
+    from calibration.profile import ProfileStore
+
     return ProfileStore(profiles_dir())
 
 

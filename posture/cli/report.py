@@ -13,14 +13,6 @@ from posture.cli.common import command_name, stderr, stdout
 from posture.config import load_config
 from posture.history import day_bounds, summarize
 from posture.pain import PAIN_LOCATIONS
-from posture.report import (
-    SAFETY_NOTE,
-    render_table,
-    to_csv,
-    to_json,
-    write_chart,
-    write_html,
-)
 from posture.store import HistoryStore, default_path
 
 # A report spans at most a year: beyond that a table of days stops being readable.
@@ -126,8 +118,13 @@ def show_report(
     `posture demo` calls this with its own store to end on the day's report. Breaks
     fall due by the user's configured `break_due`, as the monitor's reminders do.
     """
+    from posture.report import render_table, to_csv, to_json, write_chart, write_html
+
     break_due_s = load_config()[0].break_due_s
-    summary = summarize(first, last, store.days(first, last), break_due_s)
+    # Every minute where it is drawn or listed (a day; JSON and CSV give each day's
+    # 10-minute scores and longest streak); otherwise the minutes summed up in SQL.
+    detail = first == last or fmt in ("json", "csv")
+    summary = summarize(first, last, store.days(first, last, detail=detail), break_due_s)
     out = out or stdout()
     if fmt == "json":
         click.echo(to_json(summary))
@@ -230,6 +227,8 @@ def pain_add(level: int, where: str, feels: str, note: str) -> None:
         f"{entry.level}/10{feeling}. It appears beside your posture in `{command_name()} report`."
     )
     if entry.level >= PAIN_NOTE_FROM_LEVEL:
+        from posture.report.model import SAFETY_NOTE
+
         out.print(SAFETY_NOTE)
 
 
