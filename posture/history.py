@@ -432,6 +432,28 @@ def timeline(minutes: Sequence[MinuteRow]) -> list[Span]:
     )
 
 
+def composition(minutes: Sequence[MinuteRow]) -> list[Span]:
+    """Each minute cut into its verdicts' shares, neighbours of one verdict merged.
+
+    Where `timeline` colours a minute by its main state, this keeps the rest: a
+    minute of 45 s upright and 15 s slouched shows both. Within a minute the order
+    is unknown; the shares follow VERDICT_ORDER (good first).
+    """
+    spans: list[Span] = []
+    for row in minutes:
+        recorded = sum(row.seconds.values())
+        if recorded <= 0:
+            continue
+        start = row.start
+        for verdict in VERDICT_ORDER:
+            seconds = row.seconds_in(verdict)
+            if seconds > 0:
+                end = start + timedelta(seconds=MINUTE_S * seconds / recorded)
+                spans.append(Span(start, end, verdict))
+                start = end
+    return merge_spans(spans, max_gap_s=0.001)
+
+
 @dataclass(frozen=True)
 class Streak:
     """Consecutive minutes spent mostly in good posture."""
@@ -605,9 +627,10 @@ class DaySummary:
     recovery_s: tuple[float, ...]  # after each posture or distance nudge
     pains: tuple[PainEntry, ...]
     blocks: tuple[Block, ...]  # () when not `detailed`
-    timeline: tuple[Span, ...]  # () when not `detailed`
+    timeline: tuple[Span, ...]  # each minute's main state; () when not `detailed`
     minutes_recorded: int = 0
     detailed: bool = True  # False: summed up in the store, no blocks, timeline or streak
+    composition: tuple[Span, ...] = ()  # every verdict of each minute; () when not `detailed`
 
     @property
     def present_s(self) -> float:
@@ -662,10 +685,11 @@ def _summarize_day(day: date, rows: HistoryRows, break_due_s: float) -> tuple[Da
         totals = Totals.of(minutes)
         presence: Sequence[tuple[float, float]] = minute_presence(minutes)
         detail = (tuple(blocks(minutes)), tuple(timeline(minutes)), longest_good_streak(minutes))
+        parts = tuple(composition(minutes))
     else:
         totals = rows.day_totals.get(day, Totals())
         presence = mine.presence
-        detail = ((), (), None)
+        detail, parts = ((), (), None), ()
     stretches = sitting_stretches(presence, mine.breaks)
     # Episodes reach back a day, so a nudge just after midnight finds the one it interrupted.
     recent = _slice(rows.episodes, _TIMED["episodes"], start - timedelta(days=1), end)
@@ -686,6 +710,7 @@ def _summarize_day(day: date, rows: HistoryRows, break_due_s: float) -> tuple[Da
         timeline=detail[1],
         minutes_recorded=totals.minutes,
         detailed=rows.detailed,
+        composition=parts,
     )
     return summary, totals
 

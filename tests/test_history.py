@@ -23,6 +23,7 @@ from posture.history import (
     blocks,
     breaks_due,
     combine_minutes,
+    composition,
     day_bounds,
     longest_good_streak,
     merge_spans,
@@ -276,6 +277,17 @@ def test_timeline_and_longest_good_streak_from_minutes():
     short = longest_good_streak([minute(0, good=20), minute(1, good=15, slouch=5)])
     assert short is not None and (short.start, short.end, short.good_s) == (at(0), at(2), 35)
     assert longest_good_streak([minute(0, slouch=60)]) is None
+
+
+def test_composition_keeps_every_verdict_of_a_minute_in_its_share():
+    rows = [minute(0, good=45, slouch=15), minute(1, good=30), minute(3, slouch=60)]
+    assert [(s.verdict, s.seconds) for s in composition(rows)] == [
+        (V.GOOD, 45),
+        (V.SLOUCH, 15),
+        (V.GOOD, 60),  # 30 s recorded, the whole minute drawn
+        (V.SLOUCH, 60),  # after a minute with no row: a gap, not merged
+    ]
+    assert composition(rows)[3].start == at(3)
 
 
 def test_blocks_are_aligned_to_ten_minutes_of_the_local_clock():

@@ -4,7 +4,9 @@ habit tips, empty ranges, and the `report`, `pain` and `data` commands through `
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import itertools
 import json
 import os
 import re
@@ -16,11 +18,12 @@ import sys
 from datetime import date, datetime, timedelta
 
 import pytest
+from matplotlib.patches import Rectangle
 from rich.console import Console
 
 from posture import cli as root
 from posture.cli.report import data, pain, report
-from posture.history import HistoryRows, MinuteRow, summarize
+from posture.history import HistoryRows, MinuteRow, MinuteTally, summarize
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.report import (
     CHART_SIZE_PX,
@@ -32,7 +35,8 @@ from posture.report import (
     to_html,
     to_json,
 )
-from posture.report.model import range_rows
+from posture.report.chart import chart_figure
+from posture.report.model import STATE_COLORS, block_cell, range_rows, score_color
 from posture.store import HistoryStore, default_path
 from posture.vocabulary import Verdict
 from tests.fs_edges import needs_mounts, posture, run_read_only
@@ -136,7 +140,7 @@ nudges                     2  2 posture; good posture again 4 min after one (med
 Score per 10 minutes
 hour  :00  :10  :20  :30  :40  :50
 09     85   70   64    ·    ·    ·
-good  slouch  forward head  reclined  too close  leaning sideways  no pose (leaning in)  away
+80 and up  60 to 79  under 60  - under a minute at the desk
 
 Pain journal
 when   level  where       feels         note
@@ -282,6 +286,79 @@ def test_week_and_empty_charts(scripted_day):
     assert png_size(chart_png(day_summary(DAY - timedelta(days=6), DAY))) == CHART_SIZE_PX
     empty = chart_png(day_summary(date(2026, 12, 1), date(2026, 12, 1)))
     assert png_size(empty) == CHART_SIZE_PX
+
+
+# -- the pictures at their edges ----------------------------------------------------------------
+
+
+def _tallied(offset_s: float, **seconds: float) -> MinuteRow:
+    """The minute starting `offset_s` after T0, every second of it with a slouch's depth."""
+    tally = MinuteTally(T0 + timedelta(seconds=offset_s))
+    for name, spent in seconds.items():
+        tally.add(Verdict(name.replace("_", "-")), spent, 0.3, 1.5)
+    return tally.row()
+
+
+def test_a_block_of_seconds_draws_no_full_bar_and_no_score(tmp_path):
+    """Half a second at the desk in 09:00-09:10 is too little to score: no bar, and
+    '-' in the grids; the full block beside it is drawn and scored."""
+    rows = [_tallied(9 * 60, good=0.5)] + [_tallied(m * 60, good=60) for m in range(10, 20)]
+    summary = summarize(DAY, DAY, HistoryRows(tuple(rows)))
+    scores_axes = chart_figure(summary).axes[1]
+    bars = [patch for patch in scores_axes.patches if isinstance(patch, Rectangle)]
+    assert [round(bar.get_height()) for bar in bars] == [100]
+    assert round(bars[0].get_x() * 60) == 9 * 60 + 10  # 09:10, in hours since midnight
+    first, second = summary.days[0].blocks
+    assert (block_cell(first).text, block_cell(second).text) == ("-", "100")
+    assert 'title="under a minute at the desk: too little to score">-</td>' in to_html(summary)
+
+
+def test_pain_labels_in_one_minute_are_never_printed_over_each_other(scripted_day):
+    with HistoryStore(now=lambda: LATER) as store:
+        for seconds, level in ((20, 6), (40, 7), (360, 2)):
+            store.add_pain(at(21) + timedelta(seconds=seconds), level, "neck")
+    figure = chart_figure(day_summary())
+    renderer = figure.canvas.get_renderer()
+    labels = [t for t in figure.axes[0].texts if "/10" in t.get_text()]
+    assert sorted(", ".join(t.get_text() for t in labels).split(", ")) == [
+        "2/10",
+        "4/10",
+        "6/10",
+        "7/10",
+    ]
+    boxes = [label.get_window_extent(renderer) for label in labels]
+    assert len(boxes) >= 2
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def test_ten_minute_cells_are_coloured_by_their_score_not_their_state(scripted_day):
+    """09:10-09:20 was mostly good (6 of 10 minutes) but scored 70: its cell is the
+    colour of 70, not of good posture."""
+    (day,) = day_summary().days
+    block = day.blocks[1]
+    assert (block.state, block.score) == (V.GOOD, 70)
+    assert block_cell(block).color == score_color(70) != STATE_COLORS[V.GOOD]
+    assert f'<td style="background:{score_color(70)};color:#000"' in to_html(day_summary())
+
+
+def test_a_slouch_that_never_filled_a_minute_still_shows_on_the_timeline():
+    """Each minute 45 s upright and 15 s slouched, no episode: every minute's main
+    state is good, but the timeline shows the slouch in its share of each minute."""
+    rows = tuple(_tallied(9 * 3600 + m * 60, good=45, slouch=15) for m in range(20))
+    rows = tuple(
+        dataclasses.replace(r, start=T0 + (r.start - T0) - timedelta(hours=9)) for r in rows
+    )
+    (day,) = summarize(DAY, DAY, HistoryRows(rows)).days
+    assert {span.verdict for span in day.timeline} == {V.GOOD}
+    assert sum(s.seconds for s in day.composition if s.verdict is V.SLOUCH) == pytest.approx(300)
+    figure = chart_figure(summarize(DAY, DAY, HistoryRows(rows)))
+    strip = figure.axes[0].get_window_extent()
+    image = decoded(chart_png(summarize(DAY, DAY, HistoryRows(rows))))
+    height = image.shape[0]
+    region = image[round(height - strip.y1) : round(height - strip.y0), :]
+    slouch = (abs(region[:, :, 0] - 0) < 8) & (abs(region[:, :, 1] - 159) < 8)
+    slouch &= abs(region[:, :, 2].astype(int) - 230) < 8
+    assert slouch.sum() > 500
 
 
 # -- the HTML page -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ chart is drawn.
 from __future__ import annotations
 
 import io
+import math
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from posture.report.model import (
     STATE_COLORS,
     STATE_LABELS,
     WEEKDAYS,
+    block_score,
     clock,
     day_label,
     duration,
@@ -39,15 +41,25 @@ CHART_SIZE_PX = (1200, 540)
 
 # Left margin (figure fraction): room for the timeline's row labels.
 CHART_LEFT = 0.105
+# Pain levels on the timeline: their font size, and how far right of the mark.
+PAIN_LABEL_PT = 9.0
+PAIN_LABEL_OFFSET_PX = 7
 
 
 def chart_png(summary: RangeSummary, titled: bool = True) -> bytes:
     """A day's timeline and score per 10 minutes, or a bar chart of daily scores, as PNG.
 
-    Exactly CHART_SIZE_PX. Matplotlib draws on its Agg canvas directly (no
-    pyplot): no display is needed and no global backend is switched.
-    `titled=False` leaves out the title and score, for a page that shows them.
+    Exactly CHART_SIZE_PX. `titled=False` leaves out the title and score, for a page
+    that shows them.
     """
+    buffer = io.BytesIO()
+    chart_figure(summary, titled).savefig(buffer, format="png", dpi=CHART_DPI)
+    return buffer.getvalue()
+
+
+def chart_figure(summary: RangeSummary, titled: bool = True) -> Any:
+    """The chart as a matplotlib Figure on its Agg canvas (no pyplot: no display is
+    needed and no global backend is switched)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -61,9 +73,7 @@ def chart_png(summary: RangeSummary, titled: bool = True) -> bytes:
         _day_chart(figure, summary.days[0], titled)
     else:
         _range_chart(figure, summary, titled)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=CHART_DPI)
-    return buffer.getvalue()
+    return figure
 
 
 def write_chart(summary: RangeSummary, path: Path) -> None:
@@ -136,7 +146,7 @@ def _day_chart(figure: Any, day: DaySummary, titled: bool) -> None:
     )
     strip = figure.add_subplot(grid[0])
     scores = figure.add_subplot(grid[1], sharex=strip)
-    handles = _strip(strip, day, hours)
+    handles = _strip(strip, day, hours, (high - low) / 60)
     strip.legend(
         handles=handles,
         loc="lower left",
@@ -157,7 +167,27 @@ def _day_chart(figure: Any, day: DaySummary, titled: bool) -> None:
     _chart_heading(figure, title, day.score, _day_subtitle(day), titled)
 
 
-def _strip(axes: Any, day: DaySummary, hours: Any) -> list[Any]:
+def _pain_labels(day: DaySummary, hours: Any, window_h: float) -> list[tuple[float, str]]:
+    """Where to write the pain levels: entries too close to be labelled apart (in one
+    minute, say) share one label, '4/10, 6/10', so that no label is printed over
+    another. Widths are estimated generously from the font size."""
+    axes_px = CHART_SIZE_PX[0] * (0.98 - CHART_LEFT)
+    hours_per_px = window_h / axes_px
+    char_px = PAIN_LABEL_PT * CHART_DPI / 72 * 0.62  # the widest digit, and some
+    labels: list[tuple[float, list[str]]] = []
+    free_from = -math.inf
+    for entry in day.pains:
+        at_h, text = hours(entry.at), f"{entry.level}/10"
+        if labels and at_h < free_from:
+            labels[-1][1].append(text)
+        else:
+            labels.append((at_h, [text]))
+        label = ", ".join(labels[-1][1])
+        free_from = labels[-1][0] + (PAIN_LABEL_OFFSET_PX + len(label) * char_px) * hours_per_px
+    return [(at_h, ", ".join(texts)) for at_h, texts in labels]
+
+
+def _strip(axes: Any, day: DaySummary, hours: Any, window_h: float) -> list[Any]:
     """The timeline rows: posture by state; breaks and nudges; pain entries (when any).
 
     Returns the legend handles for what was drawn.
@@ -168,9 +198,10 @@ def _strip(axes: Any, day: DaySummary, hours: Any) -> list[Any]:
     handles: list[Any] = []
     rows = ["pain", "breaks, nudges", "posture"] if day.pains else ["breaks, nudges", "posture"]
     top = len(rows) - 1
-    # Minutes coloured by their main state, then the episodes on top: they are exact
-    # to the second, where a minute's colour hides a short stretch of bad posture.
-    spans = [*day.timeline, *(Span(e.start, e.end, e.verdict) for e in day.episodes)]
+    # Every verdict of each minute in its share of the minute (a slouch that never
+    # filled most of a minute still shows), then the episodes on top: they are exact
+    # to the second.
+    spans = [*day.composition, *(Span(e.start, e.end, e.verdict) for e in day.episodes)]
     for verdict in VERDICT_ORDER:
         bars = [(hours(s.start), s.seconds / 3600) for s in spans if s.verdict is verdict]
         if bars:
@@ -197,12 +228,13 @@ def _strip(axes: Any, day: DaySummary, hours: Any) -> list[Any]:
         handles.append(Line2D([], [], marker="v", color="#333333", linestyle="", label="nudge"))
     for entry in day.pains:
         axes.plot(hours(entry.at), 0, marker="D", color=PAIN_COLOR, markersize=8)
+    for at_h, label in _pain_labels(day, hours, window_h):
         axes.annotate(
-            f"{entry.level}/10",
-            (hours(entry.at), 0),
+            label,
+            (at_h, 0),
             xytext=(7, -4),
             textcoords="offset points",
-            fontsize=9,
+            fontsize=PAIN_LABEL_PT,
             color=PAIN_COLOR,
         )
     if day.pains:
@@ -217,16 +249,29 @@ def _strip(axes: Any, day: DaySummary, hours: Any) -> list[Any]:
 
 
 def _block_bars(axes: Any, day: DaySummary, hours: Any) -> None:
-    """The score of each 10 minutes, one neutral colour: the strip above shows the states."""
+    """The score of each 10 minutes, one neutral colour: the strip above shows the states.
+
+    A block is drawn only from a minute at the desk (`MIN_BLOCK_DATA_S`), and the
+    less of it was spent at the desk, the fainter its bar.
+    """
     for block in day.blocks:
-        if block.score is None:
+        score = block_score(block)
+        if score is None:
             continue
         start, width = hours(block.start), (block.end - block.start).total_seconds() / 3600
-        axes.bar(start, block.score, width=width * 0.9, align="edge", color=BLOCK_COLOR)
+        coverage = min(1.0, block.present_s / (block.end - block.start).total_seconds())
+        axes.bar(
+            start,
+            score,
+            width=width * 0.9,
+            align="edge",
+            color=BLOCK_COLOR,
+            alpha=0.35 + 0.65 * coverage,
+        )
         axes.text(
             start + width * 0.45,
-            block.score + 1.5,
-            str(block.score),
+            score + 1.5,
+            str(score),
             ha="center",
             fontsize=8.5,
             color="#333333",

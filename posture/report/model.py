@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from posture.history import VERDICT_ORDER, DaySummary, RangeSummary
+from posture.history import VERDICT_ORDER, Block, DaySummary, RangeSummary
 from posture.pain import PainEntry
 from posture.vocabulary import Verdict
 
@@ -99,6 +99,41 @@ def score_color(score: int | None) -> str:
     if score >= 80:
         return STATE_COLORS[Verdict.GOOD]
     return STATE_COLORS[Verdict.SLOUCH] if score >= 60 else STATE_COLORS[Verdict.FORWARD_HEAD]
+
+
+# The colour bands of `score_color`, for legends.
+SCORE_BANDS = (("80 and up", 80), ("60 to 79", 60), ("under 60", 0))
+# A 10-minute block is scored only from this much time at the desk: a score from
+# half a second of data is noise, and drawn as a full bar it misleads.
+MIN_BLOCK_DATA_S = 60.0
+
+
+@dataclass(frozen=True)
+class BlockCell:
+    """How one 10-minute block shows in the grids: its text, colour and tooltip."""
+
+    text: str
+    color: str
+    title: str
+
+
+def block_score(block: Block) -> int | None:
+    """The block's score where it rests on enough data, else None."""
+    return block.score if block.present_s >= MIN_BLOCK_DATA_S else None
+
+
+def block_cell(block: Block) -> BlockCell:
+    """A block's cell: its score coloured by `score_color`; 'away', or '-' for under
+    a minute at the desk."""
+    score = block_score(block)
+    if block.score is None:
+        return BlockCell("away", STATE_COLORS[Verdict.NO_PERSON], "away: nobody at the desk")
+    if score is None:
+        return BlockCell(
+            "-", STATE_COLORS[Verdict.NO_PERSON], "under a minute at the desk: too little to score"
+        )
+    title = f"{duration(block.present_s)} at the desk, mostly {STATE_LABELS[block.state]}"
+    return BlockCell(str(score), score_color(score), title)
 
 
 def trend_words(per_day: float | None) -> str | None:

@@ -10,16 +10,16 @@ import base64
 import html
 from pathlib import Path
 
-from posture.history import VERDICT_ORDER, DaySummary, RangeSummary
+from posture.history import DaySummary, RangeSummary
 from posture.paths import write_private
 from posture.report.chart import CHART_SIZE_PX, chart_png
 from posture.report.model import (
     RANGE_COLUMNS,
     RANGE_NOTE,
     SAFETY_NOTE,
+    SCORE_BANDS,
     SCORE_SUMMARY,
-    STATE_COLORS,
-    STATE_LABELS,
+    block_cell,
     breakdown,
     choose_tips,
     empty_message,
@@ -89,11 +89,10 @@ def _html_blocks(day: DaySummary) -> str:
     by_hour: dict[int, dict[int, str]] = {}
     for block in day.blocks:
         local = block.start.astimezone()
-        color = STATE_COLORS[block.state]
-        text = "away" if block.score is None else str(block.score)
+        cell = block_cell(block)
         by_hour.setdefault(local.hour, {})[local.minute // 10] = (
-            f'<td style="background:{color};color:{_ink(color)}" '
-            f'title="{_e(STATE_LABELS[block.state])}">{_e(text)}</td>'
+            f'<td style="background:{cell.color};color:{_ink(cell.color)}" '
+            f'title="{_e(cell.title)}">{_e(cell.text)}</td>'
         )
     head = "<th>hour</th>" + "".join(f"<th>:{m:02d}</th>" for m in range(0, 60, 10))
     rows = "".join(
@@ -103,10 +102,11 @@ def _html_blocks(day: DaySummary) -> str:
         for hour in sorted(by_hour)
     )
     legend = "".join(
-        f'<span style="background:{STATE_COLORS[v]};color:{_ink(STATE_COLORS[v])}">'
-        f"{_e(STATE_LABELS[v])}</span>"
-        for v in VERDICT_ORDER
+        f'<span style="background:{score_color(low)};color:{_ink(score_color(low))}">'
+        f"{_e(label)}</span>"
+        for label, low in SCORE_BANDS
     )
+    legend += "<span>- under a minute at the desk</span>"
     return (
         f'<table class="blocks"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
         f'<p class="legend">{legend}</p>'

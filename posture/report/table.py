@@ -8,16 +8,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from posture.history import VERDICT_ORDER, DaySummary, RangeSummary
+from posture.history import DaySummary, RangeSummary
 from posture.pain import PainEntry
 from posture.report.model import (
     RANGE_COLUMNS,
     RANGE_NOTE,
     SAFETY_NOTE,
+    SCORE_BANDS,
     SCORE_SUMMARY,
-    STATE_COLORS,
-    STATE_LABELS,
     Tip,
+    block_cell,
     breakdown,
     choose_tips,
     day_label,
@@ -85,7 +85,7 @@ def _day_parts(day: DaySummary) -> list[RenderableType]:
 
 
 def _block_grid(day: DaySummary) -> Table:
-    """Score per 10 minutes, one row per hour, each cell coloured by its main state."""
+    """Score per 10 minutes, one row per hour, each cell coloured by its score."""
     grid = Table(title="Score per 10 minutes", title_justify="left", box=None, pad_edge=False)
     grid.add_column("hour")
     for minute in range(0, 60, 10):
@@ -93,9 +93,8 @@ def _block_grid(day: DaySummary) -> Table:
     by_hour: dict[int, dict[int, Text]] = {}
     for block in day.blocks:
         local = block.start.astimezone()
-        cell = "away" if block.score is None else str(block.score)
-        color = STATE_COLORS[block.state]
-        by_hour.setdefault(local.hour, {})[local.minute // 10] = Text(cell, style=color)
+        cell = block_cell(block)
+        by_hour.setdefault(local.hour, {})[local.minute // 10] = Text(cell.text, style=cell.color)
     for hour in sorted(by_hour):
         cells = [by_hour[hour].get(i, Text("·", style="dim")) for i in range(6)]
         grid.add_row(f"{hour:02d}", *cells)
@@ -103,7 +102,8 @@ def _block_grid(day: DaySummary) -> Table:
 
 
 def _legend() -> Text:
-    return Text("  ").join(Text(STATE_LABELS[v], style=STATE_COLORS[v]) for v in VERDICT_ORDER)
+    bands = (Text(label, style=score_color(low)) for label, low in SCORE_BANDS)
+    return Text("  ").join([*bands, Text("- under a minute at the desk", style="dim")])
 
 
 def _range_parts(summary: RangeSummary) -> list[RenderableType]:
