@@ -2,11 +2,14 @@
 
 An entry is a moment, a level from 0 to 10, where it hurts and, in a few words, how
 it feels. `posture.store` keeps the entries (`add_pain`, `pain_entries`); the report
-shows them beside the posture of the same day.
+shows them beside the posture of the same day. Entries are stored as typed; what is
+shown of them goes through `printable`, so a note never sends control codes (a
+terminal escape sequence, say) to a terminal.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,3 +51,27 @@ class PainEntry:
             raise ValueError(
                 f"pain note must be at most {PAIN_NOTE_MAX} characters, got {len(self.note)}"
             )
+
+
+# Characters that reorder the text around them (a note could make a line read
+# backwards): shown as codes, like control characters.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters made visible (ESC shows as the four characters
+    `\\x1b`), line breaks and tabs kept: what a note typed with stray terminal codes
+    shows as."""
+    return "".join(
+        _visible(char)
+        if char in _BIDI_CONTROLS or (unicodedata.category(char) == "Cc" and char not in "\n\t")
+        else char
+        for char in text
+    )
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

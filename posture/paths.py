@@ -79,7 +79,8 @@ def os_problem(error: OSError, path: Path) -> str:
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return f"the disk holding {path} is full: free some space and try again"
     if code == errno.ENOTDIR:
-        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        chain = [*reversed(path.parents), path]
+        blocker = next((p for p in chain if p.exists() and not p.is_dir()), None)
         where = f"{blocker} is a file, not a folder" if blocker else "a part of it is not a folder"
         return f"cannot use {path}: {where}"
     if code == errno.EISDIR:

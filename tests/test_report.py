@@ -541,12 +541,83 @@ def test_report_works_while_the_monitor_is_writing(scripted_day, run):
         (["pain", "list", "--from", "2026-11-24", "--to", "2026-11-01"], 2, "is before --from"),
         (["data", "delete"], 2, "cannot be undone: run `posture data delete --yes`"),
         (["data", "export", "out.txt", "--format", "yaml"], 2, "'yaml' is not one of"),
+        (["report", "--date", "9999-12-31"], 2, "'9999-12-31' is out of range: use a day from"),
+        (["report", "--date", "0001-01-01"], 2, "'0001-01-01' is out of range"),
+        (["report", "--from", "0001-01-01", "--to", "0001-01-05"], 2, "is out of range"),
+        (["report", "--from", "2026-01-01", "--to", "9999-12-31"], 2, "is out of range"),
+        (["report", "--week", "--date", "0001-01-01"], 2, "is out of range"),
+        (["data", "delete", "--before", "0001-01-01", "--yes"], 2, "is out of range"),
+        (["data", "delete", "--before", "9999-12-31", "--yes"], 2, "is out of range"),
+        (["pain", "list", "--from", "9999-12-31"], 2, "is out of range"),
     ],
 )
 def test_bad_input_is_a_clear_error(args, code, message, run):
     got, out, err = run(*args)
     assert got == code, err
-    assert message in err and "Traceback" not in err and out == ""
+    assert message in err and "Traceback" not in err and "internal error" not in err
+    assert out == ""
+
+
+def test_a_report_file_beside_a_file_not_in_a_folder_is_a_clear_error(run, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    for option, name in (("--html", "day.html"), ("--chart", "day.png")):
+        code, out, err = run("report", option, str(tmp_path / "notes.txt" / name))
+        assert code == 2 and out == "" and "is a file, not a folder" in err, err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@needs_mounts
+def test_a_report_file_on_a_read_only_disk_is_a_clear_error(scripted_day, _isolated_home, tmp_path):
+    (tmp_path / "out").mkdir()
+    env = {"POSTURE_HOME": str(_isolated_home), "POSTURE_CONFIG": str(tmp_path / "none.toml")}
+    for option, name in (("--html", "day.html"), ("--chart", "day.png")):
+        target = str(tmp_path / "out" / name)
+        command = posture("report", "--date", "2026-11-24", option, target)
+        done = run_read_only(tmp_path / "out", command, env)
+        assert done.returncode == 2, done.stderr
+        assert "read-only file system" in done.stderr and "Traceback" not in done.stderr
+        assert "internal error" not in done.stderr and not (tmp_path / "out" / name).exists()
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_a_data_folder_that_is_a_file_is_one_clear_line(run, tmp_path, monkeypatch, below):
+    """POSTURE_HOME naming a file (or a folder below a file): every command says so in
+    one line, nothing is created and the file is left as it was."""
+    blocker = tmp_path / "home"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("POSTURE_HOME", str(blocker / "posture" if below else blocker))
+    commands = [["pain", "add", "--level", "3"]]
+    if not below:  # a folder below a file cannot hold a history: reading it finds none
+        commands += [["report"], ["pain", "list"], ["data", "export", str(tmp_path / "x.json")]]
+    for args in commands:
+        code, out, err = run(*args)
+        assert code == 1 and out == "", (args, err)
+        assert err.startswith("posture: error: ") and err.count("\n") == 1, (args, err)
+        assert "is a file, not a folder" in err, (args, err)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_terminal_codes_in_a_pain_note_are_kept_but_never_echoed_raw(run, _isolated_home):
+    """A note with escape sequences (clear screen, red) and rich markup is stored as
+    typed; every command shows it with the codes made visible and no markup applied."""
+    feels, note = "odd \x1b[31mred", "\x1b[2J[bold]cleared?[/bold]\nsecond line"
+    code, out, err = run("pain", "add", "--level", "4", "--feels", feels, "--note", note)
+    assert code == 0, err
+    with HistoryStore() as store:
+        (entry,) = store.pain_entries()
+    assert (entry.feels, entry.note) == (feels, note)
+    for args in (
+        ["pain", "list"],
+        ["report"],
+        ["report", "--format", "csv"],
+        ["report", "--format", "json"],
+    ):
+        code, shown, err = run(*args)
+        assert code == 0, err
+        assert "\x1b" not in shown, args  # the ESC character itself
+        if args[-1] != "json":
+            assert "\\x1b[2J[bold]cleared?[/bold]" in shown, (args, shown)
+    assert "\x1b" not in out and "odd \\x1b[31mred" in out
 
 
 @pytest.mark.parametrize(

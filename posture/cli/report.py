@@ -8,18 +8,24 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from posture.cli.common import command_name, stderr, stdout
 from posture.config import load_config
 from posture.history import day_bounds, summarize
-from posture.pain import PAIN_LOCATIONS
-from posture.store import HistoryStore, default_path
+from posture.pain import PAIN_LOCATIONS, printable
+from posture.paths import writable_problem
+from posture.store import HistoryError, HistoryStore, default_path
 
 # A report spans at most a year: beyond that a table of days stops being readable.
 MAX_RANGE_DAYS = 366
 WEEK_DAYS = 7
 # From this level on, `pain add` repeats the safety note.
 PAIN_NOTE_FROM_LEVEL = 7
+# The days a command takes: far enough from both ends of what dates and Unix time
+# can hold that a week or a year around any of them is still a range of days.
+FIRST_DAY = date(1971, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 def today() -> date:
@@ -38,7 +44,7 @@ class DateType(click.ParamType):
         if text in ("today", "yesterday"):
             return today() - timedelta(days=text == "yesterday")
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             self.fail(
                 f"{value!r} is not a date: use YYYY-MM-DD (e.g. {today().isoformat()}), "
@@ -46,6 +52,13 @@ class DateType(click.ParamType):
                 param,
                 None,
             )
+        if not FIRST_DAY <= day <= LAST_DAY:
+            self.fail(
+                f"{value!r} is out of range: use a day from {FIRST_DAY} to {LAST_DAY}",
+                param,
+                None,
+            )
+        return day
 
 
 DATE = DateType()
@@ -61,6 +74,11 @@ def open_history(create: bool) -> HistoryStore:
     path = default_path()
     if create:
         return HistoryStore(path)
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise HistoryError(
+            f"the data folder {folder} is a file, not a folder: set POSTURE_HOME to a folder"
+        )
     if not path.exists():
         return HistoryStore.in_memory()
     return HistoryStore(path, read_only=True)
@@ -98,10 +116,18 @@ def _check_output(path: Path | None, option: str, suffix: str | None) -> None:
         raise click.BadParameter(
             f"{str(path)!r} must end in {suffix} (e.g. posture{suffix})", param_hint=option
         )
+    if path.parent.exists() and not path.parent.is_dir():
+        raise click.BadParameter(
+            f"{str(path.parent)!r} is a file, not a folder: name a file in a folder",
+            param_hint=option,
+        )
     if not path.parent.is_dir():
         raise click.BadParameter(
             f"folder {str(path.parent)!r} does not exist: create it first", param_hint=option
         )
+    problem = writable_problem(path)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint=option)
 
 
 def show_report(
@@ -221,10 +247,13 @@ def pain_add(level: int, where: str, feels: str, note: str) -> None:
     with open_history(create=True) as store:
         entry = store.add_pain(datetime.now().astimezone(), level, where, feels, note)
     out = stdout()
-    feeling = f" ({entry.feels})" if entry.feels else ""
+    feeling = f" ({printable(entry.feels)})" if entry.feels else ""
     out.print(
-        f"Noted at {entry.at.strftime('%H:%M')}: {entry.where.replace('-', ' ')} pain "
-        f"{entry.level}/10{feeling}. It appears beside your posture in `{command_name()} report`."
+        Text(
+            f"Noted at {entry.at.strftime('%H:%M')}: {entry.where.replace('-', ' ')} pain "
+            f"{entry.level}/10{feeling}. It appears beside your posture in "
+            f"`{command_name()} report`."
+        )
     )
     if entry.level >= PAIN_NOTE_FROM_LEVEL:
         from posture.report.model import SAFETY_NOTE
@@ -257,8 +286,8 @@ def pain_list(first: date | None, last: date | None) -> None:
             entry.at.strftime("%Y-%m-%d %H:%M"),
             f"{entry.level}/10",
             entry.where.replace("-", " "),
-            entry.feels,
-            entry.note,
+            Text(printable(entry.feels)),
+            Text(printable(entry.note)),
         )
     out.print(table)
 

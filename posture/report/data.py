@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from posture.history import VERDICT_ORDER, DaySummary, RangeSummary, posture_score
-from posture.pain import PainEntry
+from posture.pain import PainEntry, printable
 from posture.report.model import SAFETY_NOTE, choose_tips, empty_message
 from posture.vocabulary import Verdict
 
@@ -155,8 +155,8 @@ def to_csv(summary: RangeSummary) -> str:
                 "time": local.strftime("%H:%M"),
                 "pain_level": entry.level,
                 "pain_where": entry.where,
-                "pain_feels": entry.feels,
-                "pain_note": entry.note,
+                "pain_feels": printable(entry.feels),
+                "pain_note": printable(entry.note),
             }
         )
     return out.getvalue()

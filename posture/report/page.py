@@ -11,6 +11,7 @@ import html
 from pathlib import Path
 
 from posture.history import DaySummary, RangeSummary
+from posture.pain import printable
 from posture.paths import write_private
 from posture.report.chart import CHART_SIZE_PX, chart_png
 from posture.report.model import (
@@ -119,8 +120,8 @@ def _html_pains(summary: RangeSummary) -> str:
             p.at.astimezone().strftime("%Y-%m-%d %H:%M"),
             f"{p.level}/10",
             pain_where(p),
-            p.feels,
-            p.note,
+            printable(p.feels),
+            printable(p.note),
         ]
         for p in summary.pains
     ]

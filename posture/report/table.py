@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from posture.history import DaySummary, RangeSummary
-from posture.pain import PainEntry
+from posture.pain import PainEntry, printable
 from posture.report.model import (
     RANGE_COLUMNS,
     RANGE_NOTE,
@@ -146,7 +146,13 @@ def _pain_table(pains: Iterable[PainEntry], with_date: bool) -> Table:
     for entry in pains:
         local = entry.at.astimezone()
         when = local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
-        table.add_row(when, f"{entry.level}/10", pain_where(entry), entry.feels, entry.note)
+        table.add_row(
+            when,
+            f"{entry.level}/10",
+            pain_where(entry),
+            Text(printable(entry.feels)),
+            Text(printable(entry.note)),
+        )
     return table
 
 
