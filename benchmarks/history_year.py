@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo  # noqa: E402
 from posture.store import HistoryStore  # noqa: E402
-from posture.vocabulary import Verdict  # noqa: E402
+from posture.vocabulary import NudgeKind, Verdict  # noqa: E402
 
 FIRST_DAY = date(2025, 1, 6)  # a Monday, well in the past: pain cannot be noted ahead of time
 WORKING_DAYS = 250
@@ -54,7 +54,8 @@ BAD = (Verdict.SLOUCH, Verdict.FORWARD_HEAD, Verdict.RECLINED, Verdict.TOO_CLOSE
 
 
 def working_days(first: date, count: int) -> list[date]:
-    days, day = [], first
+    days: list[date] = []
+    day = first
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)
@@ -112,7 +113,7 @@ def record_day(store: HistoryStore, day: date, rng: random.Random) -> None:
         elif verdict is not Verdict.GOOD:
             store.add_episode(Episode(moment, end, verdict))
             if episodes % 2 == 0:
-                kind = "distance" if verdict is Verdict.TOO_CLOSE else "posture"
+                kind: NudgeKind = "distance" if verdict is Verdict.TOO_CLOSE else "posture"
                 store.add_nudge(Nudge(moment + timedelta(seconds=30), kind, "Sit back."))
             episodes += 1
         moment = end

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from posture.paths import profiles_dir
 
@@ -36,7 +43,7 @@ def stderr() -> Console:
 class Ticker:
     """Advances a progress bar, or does nothing when there is none."""
 
-    def __init__(self, progress: Progress | None = None, task: int | None = None) -> None:
+    def __init__(self, progress: Progress | None = None, task: TaskID | None = None) -> None:
         self._progress, self._task = progress, task
 
     def advance(self, steps: int = 1) -> None:

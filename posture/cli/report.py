@@ -32,7 +32,7 @@ def today() -> date:
     return datetime.now().astimezone().date()
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType):  # type: ignore[type-arg, unused-ignore]
     """YYYY-MM-DD, 'today' or 'yesterday' (local calendar days)."""
 
     name = "YYYY-MM-DD"
