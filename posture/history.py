@@ -368,6 +368,7 @@ class Totals:
         return cls(seconds, credit, count)
 
     def __add__(self, other: Totals) -> Totals:
+        """The totals of both stretches together."""
         seconds = dict(self.seconds)
         for verdict, value in other.seconds.items():
             seconds[verdict] = seconds.get(verdict, 0.0) + value
@@ -644,10 +645,12 @@ class DaySummary:
 
     @property
     def longest_episode(self) -> Episode | None:
+        """The longest stretch of bad posture, or None."""
         return max(self.episodes, key=lambda e: e.seconds, default=None)
 
     @property
     def breaks_taken(self) -> int:
+        """How many movement breaks were taken."""
         return len(self.breaks)
 
     @property
@@ -660,9 +663,11 @@ class DaySummary:
 
     @property
     def median_recovery_s(self) -> float | None:
+        """The median seconds from a posture nudge to good posture again, or None."""
         return statistics.median(self.recovery_s) if self.recovery_s else None
 
     def seconds_in(self, verdict: Verdict) -> float:
+        """Seconds spent in `verdict` that day (0 when none)."""
         return self.seconds.get(verdict, 0.0)
 
 
@@ -743,10 +748,12 @@ class RangeSummary:
 
     @property
     def single_day(self) -> bool:
+        """Whether the range is one day (a day report)."""
         return self.first == self.last
 
     @property
     def recorded(self) -> bool:
+        """Whether the monitor ran on any day of the range."""
         return any(day.recorded for day in self.days)
 
 

@@ -81,6 +81,7 @@ class HistoryError(PostureError):
 
 
 def default_path() -> Path:
+    """The history file in the data directory."""
     return data_dir() / HISTORY_FILE
 
 
@@ -317,6 +318,7 @@ class _LocalIso:
         self._offsets: dict[int, tuple[int, str]] = {}
 
     def __call__(self, stamp: float | None) -> str | None:
+        """`stamp` as local ISO 8601 with its UTC offset; None stays None."""
         if stamp is None:
             return None
         whole = math.floor(stamp)
@@ -371,6 +373,8 @@ _UPSERT_MINUTE = (
 
 @dataclass(frozen=True)
 class StoredSession:
+    """One run of the monitor, as stored."""
+
     id: int
     started_at: datetime
     ended_at: datetime | None  # None: still running, or the monitor was killed
@@ -381,6 +385,8 @@ class StoredSession:
 
 @dataclass(frozen=True)
 class Calibration:
+    """A calibration that was saved, as stored."""
+
     at: datetime
     profile: str
     view: str
@@ -656,6 +662,7 @@ class HistoryStore:
 
     @property
     def schema_version(self) -> int:
+        """The schema version of the history (of the migrated copy, for an older one read-only)."""
         with self._lock, self._guard():
             return schema_version(self._conn)
 
@@ -803,24 +810,28 @@ class HistoryStore:
                 self._write_kept()
 
     def add_episode(self, episode: Episode) -> None:
+        """Records a stretch of bad posture of the current session."""
         self._write(
             "INSERT INTO episodes (session_id, start, end, verdict) VALUES (?, ?, ?, ?)",
             (self._session(), _stamp(episode.start), _stamp(episode.end), episode.verdict.value),
         )
 
     def add_nudge(self, nudge: Nudge) -> None:
+        """Records a reminder that was shown in the current session."""
         self._write(
             "INSERT INTO nudges (session_id, at, kind, message) VALUES (?, ?, ?, ?)",
             (self._session(), _stamp(nudge.at), nudge.kind, nudge.message),
         )
 
     def add_break(self, interval: Break) -> None:
+        """Records a movement break taken in the current session."""
         self._write(
             "INSERT INTO breaks (session_id, start, end) VALUES (?, ?, ?)",
             (self._session(), _stamp(interval.start), _stamp(interval.end)),
         )
 
     def end_session(self, ended_at: datetime) -> None:
+        """Writes the current minute and the session's end; nothing recorded after."""
         with self._lock:
             if self._session_id is None:
                 return
@@ -835,6 +846,7 @@ class HistoryStore:
     # -- calibrations and the pain journal -------------------------------------------------
 
     def record_calibration(self, at: datetime, profile: str, view: str, frame_count: int) -> None:
+        """Records that a profile was calibrated (a one-off write: failing, a `HistoryError`)."""
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO calibrations (at, profile, view, frame_count) VALUES (?, ?, ?, ?)",
@@ -879,10 +891,12 @@ class HistoryStore:
             ) from error
 
     def minutes(self, start: datetime, end: datetime) -> list[MinuteRow]:
+        """The stored minutes that start in [start, end), one row per session and minute."""
         rows = self._between("minutes", "minute_start", start, end)
         return self._parsed(lambda: [_minute_from(r) for r in rows])
 
     def episodes(self, start: datetime, end: datetime) -> list[Episode]:
+        """The episodes that start in [start, end), in time order."""
         rows = self._between("episodes", "start", start, end)
         return self._parsed(
             lambda: [
@@ -891,16 +905,19 @@ class HistoryStore:
         )
 
     def nudges(self, start: datetime, end: datetime) -> list[Nudge]:
+        """The nudges shown in [start, end), in time order."""
         rows = self._between("nudges", "at", start, end)
         return self._parsed(lambda: [Nudge(_local(r["at"]), r["kind"], r["message"]) for r in rows])
 
     def breaks(self, start: datetime, end: datetime) -> list[Break]:
+        """The breaks that start in [start, end), in time order."""
         rows = self._between("breaks", "start", start, end)
         return self._parsed(lambda: [Break(_local(r["start"]), _local(r["end"])) for r in rows])
 
     def pain_entries(
         self, start: datetime | None = None, end: datetime | None = None
     ) -> list[PainEntry]:
+        """The pain journal entries in [start, end) (default: all of them), oldest first."""
         low = start or datetime.fromtimestamp(0).astimezone()
         high = end or datetime(9999, 1, 1).astimezone()
         rows = self._between("pain", "at", low, high)
@@ -912,6 +929,7 @@ class HistoryStore:
         )
 
     def sessions(self, start: datetime, end: datetime) -> list[StoredSession]:
+        """The monitor runs that started in [start, end)."""
         rows = self._between("sessions", "started_at", start, end)
         return [
             StoredSession(
@@ -926,6 +944,7 @@ class HistoryStore:
         ]
 
     def calibrations(self, start: datetime, end: datetime) -> list[Calibration]:
+        """The calibrations recorded in [start, end)."""
         rows = self._between("calibrations", "at", start, end)
         return [
             Calibration(_local(r["at"]), r["profile"], r["view"], r["frame_count"]) for r in rows

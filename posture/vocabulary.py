@@ -34,6 +34,7 @@ class Verdict(str, Enum):
 
     @property
     def is_bad(self) -> bool:
+        """Whether this verdict is bad posture (away and good are not)."""
         return self not in (Verdict.GOOD, Verdict.NO_PERSON)
 
 

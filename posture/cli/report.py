@@ -29,6 +29,7 @@ LAST_DAY = date(9998, 12, 31)
 
 
 def today() -> date:
+    """Today's local calendar day."""
     return datetime.now().astimezone().date()
 
 
@@ -38,6 +39,7 @@ class DateType(click.ParamType):  # type: ignore[type-arg, unused-ignore]
     name = "YYYY-MM-DD"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: object) -> date:
+        """The day `value` names; a usage error saying what to type otherwise."""
         if isinstance(value, date):
             return value
         text = str(value).strip().lower()

@@ -77,6 +77,7 @@ def chart_figure(summary: RangeSummary, titled: bool = True) -> Any:
 
 
 def write_chart(summary: RangeSummary, path: Path) -> None:
+    """Writes the chart as PNG (readable by the user only), replacing an existing file."""
     write_private(path, chart_png(summary))
 
 

@@ -28,6 +28,7 @@ def _pain_json(entry: PainEntry) -> dict[str, Any]:
 
 
 def day_json(day: DaySummary) -> dict[str, Any]:
+    """One day of the JSON report."""
     longest, streak = day.longest_episode, day.longest_good_streak
     return {
         "date": day.day.isoformat(),
@@ -67,6 +68,7 @@ def day_json(day: DaySummary) -> dict[str, Any]:
 
 
 def to_json(summary: RangeSummary) -> str:
+    """The whole report as JSON: each day, the tips, the score's definition."""
     document = {
         "from": summary.first.isoformat(),
         "to": summary.last.isoformat(),

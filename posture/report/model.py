@@ -65,6 +65,7 @@ def day_label(day: date) -> str:
 
 
 def range_label(summary: RangeSummary) -> str:
+    """'Tue 2026-11-24', or 'Mon 2026-11-23 to Tue 2026-11-24'."""
     if summary.single_day:
         return day_label(summary.first)
     return f"{day_label(summary.first)} to {day_label(summary.last)}"
@@ -89,6 +90,7 @@ def short_duration(seconds: float) -> str:
 
 
 def clock(moment: datetime) -> str:
+    """'09:30': the local time of day."""
     return moment.astimezone().strftime("%H:%M")
 
 
@@ -137,6 +139,7 @@ def block_cell(block: Block) -> BlockCell:
 
 
 def trend_words(per_day: float | None) -> str | None:
+    """'getting better (+2.0 points a day)' and the like, or None without a trend."""
     if per_day is None:
         return None
     if abs(per_day) < 1:
@@ -155,6 +158,7 @@ def empty_message(summary: RangeSummary) -> str | None:
 
 
 def total_seconds(summary: RangeSummary) -> dict[Verdict, float]:
+    """Seconds per verdict over every day of the range."""
     totals: dict[Verdict, float] = {}
     for day in summary.days:
         for verdict, seconds in day.seconds.items():
@@ -164,6 +168,8 @@ def total_seconds(summary: RangeSummary) -> dict[Verdict, float]:
 
 @dataclass(frozen=True)
 class Tip:
+    """A habit tip: what it is about, its title, the habit and an exercise."""
+
     topic: str
     title: str
     habit: str
@@ -259,6 +265,7 @@ def choose_tips(summary: RangeSummary, limit: int = 2) -> tuple[Tip, ...]:
 
 
 def pain_hint(summary: RangeSummary) -> str | None:
+    """A pointer to the CSV report for a clinician, when pain was written down."""
     if not summary.pains:
         return None
     days = len({p.at.astimezone().date() for p in summary.pains})
@@ -306,12 +313,14 @@ def breakdown(day: DaySummary) -> list[tuple[str, str, str]]:
 
 
 def monitored(day: DaySummary) -> str:
+    """'09:00-17:00': when the monitor ran that day (empty when it did not)."""
     if not day.timeline:
         return ""
     return f"{clock(day.timeline[0].start)}-{clock(day.timeline[-1].end)}"
 
 
 def nudge_detail(day: DaySummary) -> str:
+    """Nudges by kind, and the median time back to good posture after one."""
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(day.nudge_counts.items()))
     median = day.median_recovery_s
     if median is None:
@@ -320,6 +329,7 @@ def nudge_detail(day: DaySummary) -> str:
 
 
 def pain_where(entry: PainEntry) -> str:
+    """Where the pain was, in words ('upper back')."""
     return entry.where.replace("-", " ")
 
 
@@ -378,5 +388,6 @@ def range_rows(summary: RangeSummary) -> list[list[str]]:
 
 
 def max_pain(pains: Iterable[PainEntry]) -> str:
+    """'7/10', the highest level among the entries, or '' when none."""
     levels = [p.level for p in pains]
     return f"{max(levels)}/10" if levels else ""

@@ -201,4 +201,5 @@ def to_html(summary: RangeSummary) -> str:
 
 
 def write_html(summary: RangeSummary, path: Path) -> None:
+    """Writes the page (readable by the user only), replacing an existing file."""
     write_private(path, to_html(summary).encode("utf-8"))
