@@ -309,29 +309,62 @@ def _local(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp).astimezone()
 
 
-class _LocalIso:
-    """Unix seconds to local ISO 8601 with the UTC offset ('2026-11-24T09:00:00+01:00'),
-    as `datetime.isoformat(timespec="seconds")` gives, three times as fast: the offset
-    is looked up once per quarter hour (time zones change offset on quarter hours)."""
+def _utc_offset(stamp: int) -> int:
+    return time.localtime(stamp).tm_gmtoff
 
-    def __init__(self) -> None:
-        self._offsets: dict[int, tuple[int, str]] = {}
 
-    def __call__(self, stamp: float | None) -> str | None:
-        """`stamp` as local ISO 8601 with its UTC offset; None stays None."""
-        if stamp is None:
-            return None
-        whole = math.floor(stamp)
-        quarter = whole // 900
-        known = self._offsets.get(quarter)
-        if known is None:
-            offset = time.localtime(whole).tm_gmtoff
-            if time.localtime(quarter * 900 + 899).tm_gmtoff != offset:  # a change inside
-                return _local(stamp).isoformat(timespec="seconds")
-            sign = "-" if offset < 0 else "+"
-            hours, minutes = divmod(abs(offset) // 60, 60)
-            known = self._offsets[quarter] = (offset, f"{sign}{hours:02d}:{minutes:02d}")
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole + known[0])) + known[1]
+# Time zones change their offset at most once in this long (twice a year in practice).
+_OFFSET_STEP_S = 6 * 3600
+
+
+def _offset_pieces(low: float, high: float) -> list[tuple[int, int]]:
+    """(from this Unix second on, UTC offset in seconds) from `low` to `high`, one piece
+    per offset: the clock is read every six hours and each change found to the second
+    (some zones move by half an hour, at any minute)."""
+    start = math.floor(low)
+    pieces = [(start, _utc_offset(start))]
+    while start < high:
+        end = min(start + _OFFSET_STEP_S, math.ceil(high))
+        if _utc_offset(end) != pieces[-1][1]:
+            before, after = start, end  # the offset changes in (before, after]
+            while after - before > 1:
+                middle = (before + after) // 2
+                if _utc_offset(middle) == pieces[-1][1]:
+                    before = middle
+                else:
+                    after = middle
+            pieces.append((after, _utc_offset(after)))
+        start = end
+    return pieces
+
+
+def _local_iso_sql(column: str, pieces: list[tuple[int, int]]) -> str:
+    """SQL for `column` (Unix seconds) as local ISO 8601 with its UTC offset, as
+    `datetime.isoformat(timespec="seconds")` writes it ('2026-11-24T09:00:00+01:00'),
+    computed by SQLite: the offsets of the stamps present are known (`pieces`), so no
+    row calls back into Python."""
+    if not pieces:
+        return "NULL"
+
+    def by_piece(values: list[str]) -> str:
+        if len(values) == 1:
+            return values[0]
+        branches = " ".join(
+            f"WHEN {column} < {start} THEN {value}"
+            for (start, _), value in zip(pieces[1:], values, strict=False)
+        )
+        return f"(CASE {branches} ELSE {values[-1]} END)"
+
+    def suffix(offset: int) -> str:
+        hours, minutes = divmod(abs(offset) // 60, 60)
+        return f"'{'-' if offset < 0 else '+'}{hours:02d}:{minutes:02d}'"
+
+    shift = by_piece([str(offset) for _, offset in pieces])
+    zone = by_piece([suffix(offset) for _, offset in pieces])
+    return (
+        f"(strftime('%Y-%m-%dT%H:%M:%S', CAST({column} AS INTEGER) + {shift}, 'unixepoch')"
+        f" || {zone})"
+    )
 
 
 def _minute_params(session_id: int, row: MinuteRow) -> dict[str, Any]:
@@ -1026,29 +1059,27 @@ class HistoryStore:
     def _export_query(self, table: str, columns: list[str], form: str) -> str:
         """SELECT a table's rows in storage order, times as local ISO 8601: as Python
         values ("values"), or each row as one CSV line ("csv") or one JSON object
-        ("json") made by SQLite. SQLite writes the numbers (to 15 significant digits)
-        and the line in C, so a year of minutes comes back as 120,000 strings rather
-        than two million values for Python to format one by one."""
+        ("json") made by SQLite. SQLite writes the times, the numbers (to 15
+        significant digits) and the line in C, so a year of minutes comes back as
+        120,000 strings rather than two million values for Python to format."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
-        self._conn.create_function("local_iso", 1, _LocalIso(), deterministic=True)
-        shown = [f"local_iso({c})" if c in TABLES[table] else c for c in columns]
+        ranges = ", ".join(f"MIN({c}), MAX({c})" for c in TABLES[table])
+        stamps = [v for v in self._tuples(f"SELECT {ranges} FROM {table}")[0] if v is not None]
+        pieces = _offset_pieces(min(stamps), max(stamps)) if stamps else []
+        shown = [_local_iso_sql(c, pieces) if c in TABLES[table] else c for c in columns]
         if form == "json":
             pairs = ", ".join(f"'{c}', {e}" for c, e in zip(columns, shown, strict=True))
             shown = [f"json_object({pairs})"]
         elif form == "csv":
-            text = set(TABLES[table]) | {
-                row["name"]
-                for row in self._query(f"PRAGMA table_info({table})")
-                if row["type"].upper() == "TEXT"
-            }
-            cells = [
-                # Text always quoted, quotes doubled (RFC 4180); NULL an empty cell.
-                f"""COALESCE('"' || replace({e}, '"', '""') || '"', '')"""
-                if c in text
-                else f"COALESCE({e}, '')"
-                for c, e in zip(columns, shown, strict=True)
-            ]
+            info = {row["name"]: row for row in self._query(f"PRAGMA table_info({table})")}
+            cells = []
+            for column, expression in zip(columns, shown, strict=True):
+                if info[column]["type"].upper() == "TEXT":  # quoted, quotes doubled (RFC 4180)
+                    expression = f"""'"' || replace({expression}, '"', '""') || '"'"""
+                if not info[column]["notnull"]:
+                    expression = f"COALESCE({expression}, '')"  # NULL: an empty cell
+                cells.append(expression)
             shown = [" || ',' || ".join(cells)]
         return f"SELECT {', '.join(shown)} FROM {table} ORDER BY rowid"
 

