@@ -17,7 +17,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from posture.nudges import NudgePolicy
@@ -141,7 +141,12 @@ class MinuteRow:
     @property
     def state(self) -> Verdict:
         """The verdict that filled most of the minute (ties: the earlier in VERDICT_ORDER)."""
-        return max(VERDICT_ORDER, key=lambda v: (self.seconds_in(v), -VERDICT_ORDER.index(v)))
+        state, most = VERDICT_ORDER[0], -1.0
+        for verdict in VERDICT_ORDER:
+            seconds = self.seconds.get(verdict, 0.0)
+            if seconds > most:
+                state, most = verdict, seconds
+        return state
 
 
 class MinuteTally:
@@ -261,6 +266,10 @@ class MinuteTallies:
 
 def combine_minutes(rows: Iterable[MinuteRow]) -> list[MinuteRow]:
     """One row per minute, in time order: rows of the same minute (two sessions) merged."""
+    rows = list(rows)
+    stamps = [row.start.timestamp() for row in rows]
+    if all(a < b for a, b in itertools.pairwise(stamps)):
+        return rows  # the usual case: one session at a time, read in order
     tallies: dict[float, MinuteTally] = {}
     for row in rows:
         key = row.start.timestamp()
@@ -426,10 +435,30 @@ def blocks(minutes: Sequence[MinuteRow], size_s: int = BLOCK_S) -> list[Block]:
     return result
 
 
+def _spans(
+    pieces: Iterable[tuple[float, float, Verdict]], zone: tzinfo | None, max_gap_s: float = 0.0
+) -> list[Span]:
+    """Pieces (start and end in Unix seconds, verdict) in time order, neighbours of one
+    verdict at most `max_gap_s` apart merged, as Spans: `merge_spans` in plain numbers,
+    for the thousands of pieces of a range of days."""
+    runs: list[list[Any]] = []
+    for start, end, verdict in pieces:
+        if runs and runs[-1][2] is verdict and start - runs[-1][1] <= max_gap_s:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end, verdict])
+    return [
+        Span(datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone), verdict)
+        for start, end, verdict in runs
+    ]
+
+
 def timeline(minutes: Sequence[MinuteRow]) -> list[Span]:
     """Each minute's state, identical neighbours merged; a missing minute leaves a gap."""
-    return merge_spans(
-        Span(row.start, row.start + timedelta(seconds=MINUTE_S), row.state) for row in minutes
+    zone = minutes[0].start.tzinfo if minutes else None
+    return _spans(
+        ((stamp, stamp + MINUTE_S, row.state) for row in minutes for stamp in [_stamp(row)]),
+        zone,
     )
 
 
@@ -440,19 +469,21 @@ def composition(minutes: Sequence[MinuteRow]) -> list[Span]:
     minute of 45 s upright and 15 s slouched shows both. Within a minute the order
     is unknown; the shares follow VERDICT_ORDER (good first).
     """
-    spans: list[Span] = []
+    pieces: list[tuple[float, float, Verdict]] = []
     for row in minutes:
         recorded = sum(row.seconds.values())
-        if recorded <= 0:
-            continue
-        start = row.start
+        start = _stamp(row)
         for verdict in VERDICT_ORDER:
-            seconds = row.seconds_in(verdict)
+            seconds = row.seconds.get(verdict, 0.0)
             if seconds > 0:
-                end = start + timedelta(seconds=MINUTE_S * seconds / recorded)
-                spans.append(Span(start, end, verdict))
+                end = start + MINUTE_S * seconds / recorded
+                pieces.append((start, end, verdict))
                 start = end
-    return merge_spans(spans, max_gap_s=0.001)
+    return _spans(pieces, minutes[0].start.tzinfo if minutes else None, max_gap_s=0.001)
+
+
+def _stamp(row: MinuteRow) -> float:
+    return row.start.timestamp()
 
 
 @dataclass(frozen=True)
@@ -465,17 +496,26 @@ class Streak:
 
 
 def longest_good_streak(minutes: Sequence[MinuteRow]) -> Streak | None:
-    """The run of consecutive good-posture minutes with the most good seconds."""
-    streaks = [
-        Streak(
-            span.start,
-            span.end,
-            sum(r.seconds_in(Verdict.GOOD) for r in minutes if span.start <= r.start < span.end),
-        )
-        for span in timeline(minutes)
-        if span.verdict is Verdict.GOOD
-    ]
-    return max(streaks, key=lambda streak: streak.good_s, default=None)
+    """The run of consecutive good-posture minutes with the most good seconds (the
+    first of equals); a missing minute ends a run, as in the `timeline`."""
+    best: list[float] | None = None  # [start, end, good seconds]
+    run: list[float] | None = None  # the run going on: `best` itself once it leads
+    for row in minutes:
+        if row.state is not Verdict.GOOD:
+            run = None
+            continue
+        stamp, good = _stamp(row), row.seconds_in(Verdict.GOOD)
+        if run is not None and stamp == run[1]:
+            run[1], run[2] = run[1] + MINUTE_S, run[2] + good
+        else:
+            run = [stamp, stamp + MINUTE_S, good]
+        if best is None or run[2] > best[2]:
+            best = run
+    if best is None:
+        return None
+    zone = minutes[0].start.tzinfo
+    start_at, end_at = (datetime.fromtimestamp(t, zone) for t in best[:2])
+    return Streak(start_at, end_at, best[2])
 
 
 def minute_presence(minutes: Iterable[MinuteRow]) -> list[tuple[float, float]]:
