@@ -149,7 +149,8 @@ def test_released_migrations_are_never_edited():
     assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
 
 
-def test_a_version_1_history_keeps_its_minutes_through_the_migrations(_isolated_home):
+def version_1_history() -> None:
+    """A history as posture wrote it at schema 1: one minute of 45 s good, 15 s slouch."""
     conn = sqlite3.connect(default_path(), isolation_level=None)
     migrate(conn, MIGRATIONS[:1])
     conn.execute(
@@ -164,6 +165,10 @@ def test_a_version_1_history_keeps_its_minutes_through_the_migrations(_isolated_
         (round(T0.timestamp()),),
     )
     conn.close()
+
+
+def test_a_version_1_history_keeps_its_minutes_through_the_migrations(_isolated_home):
+    version_1_history()
     with HistoryStore() as store:
         assert store.schema_version == MIGRATIONS[-1].version
         (row,) = store.minutes(T0, at(60))
@@ -305,22 +310,11 @@ def test_a_refused_file_is_not_changed_at_all_not_even_switched_to_wal(_isolated
 
 
 def test_a_read_only_store_reads_an_older_history_without_upgrading_it(_isolated_home):
-    conn = sqlite3.connect(default_path(), isolation_level=None)
-    migrate(conn, MIGRATIONS[:1])
-    conn.execute(
-        "INSERT INTO sessions (id, started_at, source, source_kind) VALUES (1, ?, 'camera 0', "
-        "'camera')",
-        (T0.timestamp(),),
-    )
-    conn.execute(
-        "INSERT INTO minutes (session_id, minute_start, present_s, good_s) VALUES (1, ?, 60, 60)",
-        (round(T0.timestamp()),),
-    )
-    conn.close()
+    version_1_history()
     before = default_path().read_bytes()
     with HistoryStore(read_only=True) as store:
         assert store.schema_version == MIGRATIONS[-1].version  # the copy it reads
-        assert [m.seconds for m in store.minutes(T0, at(60))] == [{V.GOOD: 60}]
+        assert [m.seconds for m in store.minutes(T0, at(60))] == [{V.GOOD: 45, V.SLOUCH: 15}]
         with pytest.raises(HistoryError, match="opened for reading only"):
             store.add_pain(T0, 3)
     assert default_path().read_bytes() == before
