@@ -74,8 +74,13 @@ def os_problem(error: OSError, path: Path) -> str:
     if code == errno.EROFS or (code in (errno.EACCES, errno.EPERM) and read_only_file_system(path)):
         return f"{path} is on a read-only file system: use a folder on a writable disk"
     if code in (errno.EACCES, errno.EPERM):
+        if path.is_file():
+            return (
+                f"permission denied for {path}: give your user read and write access "
+                f"(chmod 600 {path})"
+            )
         folder = path if path.is_dir() else path.parent
-        return f"permission denied for {path}: give your user write access to {folder}"
+        return f"permission denied for {path}: give your user access (chmod u+rwx {folder})"
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return f"the disk holding {path} is full: free some space and try again"
     if code == errno.ENOTDIR:
