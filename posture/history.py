@@ -628,7 +628,7 @@ class HistoryRows:
         return self.day_totals is None
 
     def within(self, start: datetime, end: datetime) -> HistoryRows:
-        """The rows that start in [start, end)."""
+        """The rows that start in [start, end), found by bisection: rows `in_order`."""
         timed = {name: _slice(getattr(self, name), key, start, end) for name, key in _TIMED.items()}
         return HistoryRows(
             **timed,
