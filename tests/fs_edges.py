@@ -77,12 +77,18 @@ def run_read_only(
     return _run(setup, argv, env)
 
 
-def run_on_small_disk(
-    folder: Path, size_kib: int, argv: Sequence[str], env: dict[str, str]
+def run_on_full_disk(
+    folder: Path, argv: Sequence[str], env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    """`argv` with an empty tmpfs of `size_kib` KiB mounted on `folder`."""
+    """`argv` with a small tmpfs on `folder`, filled up first: writes there fail with
+    ENOSPC, as on a full disk."""
     where = shlex.quote(str(folder))
-    return _run(f"mount -t tmpfs -o size={size_kib}k,mode=0700 none {where}", argv, env)
+    filler = shlex.quote(str(folder / ".filler"))
+    setup = (
+        f"mount -t tmpfs -o size=256k,mode=0700 none {where} && "
+        f"{{ dd if=/dev/zero of={filler} bs=4k 2>/dev/null || true; }}"
+    )
+    return _run(setup, argv, env)
 
 
 def posture(*args: str) -> list[str]:

@@ -18,6 +18,7 @@ from posture.records import Sample, SessionInfo
 from posture.store import HistoryStore
 from posture.vocabulary import Verdict
 from tests.conftest import UPRIGHT_PHOTO
+from tests.fs_edges import needs_mounts, posture, run_on_full_disk
 
 
 @pytest.fixture
@@ -122,3 +123,23 @@ def test_a_replaced_file_becomes_private_and_an_exclusive_one_is_never_replaced(
     with pytest.raises(PathError, match="already exists"), private_text_file(loose, exclusive=True):
         pass
     assert loose.read_bytes() == b"new"
+
+
+@needs_mounts
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["pain", "add", "--level", "3"], "the disk is full"),
+        (["calibrate", "--source", str(UPRIGHT_PHOTO.parent)], "cannot save profile"),
+    ],
+)
+def test_a_full_disk_is_one_clear_line_not_an_internal_error(tmp_path, args, what):
+    """The data folder on a disk with no room left (a real, filled tmpfs)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"POSTURE_HOME": str(home), "POSTURE_CONFIG": str(tmp_path / "none.toml")}
+    done = run_on_full_disk(home, posture(*args), env)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("posture: error: ") and what in last and "full" in last, last
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
