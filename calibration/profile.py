@@ -35,6 +35,7 @@ from typing import Any
 
 from calibration.baseline import MetricBaseline
 from posture.errors import ProfileError
+from posture.paths import PathError, os_problem, private_folder
 from posture.vocabulary import View
 
 SCHEMA_VERSION = 1
@@ -174,17 +175,27 @@ class ProfileStore:
     def save(self, profile: Profile) -> Path:
         """Write atomically: a crash mid-write leaves the old profile intact."""
         path = self.path(profile.name)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(profile.to_json(), indent=2) + "\n"
-        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
+            private_folder(self.folder)  # 0700, like every folder posture creates
+        except PathError as error:
+            raise ProfileError(f"cannot save profile {profile.name!r}: {error}") from None
+        text = json.dumps(profile.to_json(), indent=2) + "\n"
+        try:
+            handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
+        except OSError as error:
+            problem = os_problem(error, path)
+            raise ProfileError(f"cannot save profile {profile.name!r}: {problem}") from None
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:  # mkstemp: 0600
                 out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, path)
-        except BaseException:
+        except BaseException as error:
             Path(temp).unlink(missing_ok=True)
+            if isinstance(error, OSError):  # e.g. the disk is full
+                problem = os_problem(error, path)
+                raise ProfileError(f"cannot save profile {profile.name!r}: {problem}") from None
             raise
         return path
 

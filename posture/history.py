@@ -10,34 +10,36 @@ score is defined once, in `posture_score`.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import itertools
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any, TypeVar
 
-from posture.records import Break, Episode, Nudge, Span, check_aware
-from posture.vocabulary import Verdict
+from posture.nudges import NudgePolicy
+from posture.pain import PainEntry
+from posture.records import Break, Episode, Nudge, Sample, Span, check_aware
+from posture.vocabulary import POSTURE_NUDGE_KINDS, Verdict
+
+T = TypeVar("T")
 
 MINUTE_S = 60
 # The report's timeline resolution: fine enough to show a morning slump, coarse
 # enough that one noisy minute does not colour the chart.
 BLOCK_S = 10 * 60
-# A movement break falls due after this much sitting (the monitor's break
-# reminder uses the same 45 minutes).
-BREAK_DUE_EVERY_S = 45 * 60
+# A movement break falls due after this much sitting: by default the nudge policy's
+# own; a report passes the user's configured `break_due` (`posture.config`).
+DEFAULT_BREAK_DUE_S = NudgePolicy.break_due_s
 # Bad posture just past its threshold still earns this share of a good second;
 # the share falls linearly to 0 one tolerance further (see `posture_score`).
 BAD_CREDIT_AT_THRESHOLD = 0.5
-# Nudges whose effect is a return to good posture (a break nudge asks for a walk).
-RECOVERY_NUDGES = ("posture", "distance")
 # Two episodes this close together are one stretch of bad posture for recovery
 # times: the monitor closes an episode on a verdict change, not on a fix.
 SAME_RUN_GAP_S = 2.0
-
-PAIN_LOCATIONS = ("upper-back", "neck", "shoulders", "lower-back")
-PAIN_FEELS_MAX = 200
-PAIN_NOTE_MAX = 2000
 
 # Display and tie-break order: good first, away last.
 VERDICT_ORDER = (
@@ -92,15 +94,17 @@ class MinuteRow:
     """What one wall-clock minute of monitoring left behind (the store's `minutes` row).
 
     `seconds` holds the seconds spent in each verdict (away = `NO_PERSON`).
-    Each mean is weighted by the seconds it was measured over (`scored_s`,
-    `neck_s`, `trunk_s`), so rows of the same minute can be merged exactly.
+    `credit_s` is those seconds weighted as `posture_score` says, each by the
+    posture of its own moment (None, for a row made by hand: weighted by the
+    minute's mean deviations, see `credit`). Each mean is weighted by the seconds it was
+    measured over (`neck_s`, `trunk_s`), so rows of the same minute can be merged
+    exactly.
     Excesses are in tolerances past the calibrated baseline: 1 is the threshold.
     """
 
     start: datetime
     seconds: Mapping[Verdict, float]
-    mean_score: float | None = None
-    scored_s: float = 0.0
+    credit_s: float | None = None
     mean_neck_excess: float | None = None
     neck_s: float = 0.0
     mean_trunk_excess: float | None = None
@@ -110,13 +114,12 @@ class MinuteRow:
         check_aware(self.start)
         if self.start.timestamp() % MINUTE_S:
             raise ValueError(f"a minute row must start on a whole minute, got {self.start}")
-        weights = (*self.seconds.values(), self.scored_s, self.neck_s, self.trunk_s)
+        weights = (*self.seconds.values(), self.credit, self.neck_s, self.trunk_s)
         if not all(math.isfinite(s) and s >= 0 for s in weights):
             raise ValueError(f"seconds must be finite and non-negative, got {weights}")
-        if self.mean_score is not None and not 0 <= self.mean_score <= 100:
-            raise ValueError(f"mean_score must be in [0, 100], got {self.mean_score}")
 
     def seconds_in(self, verdict: Verdict) -> float:
+        """Seconds spent in `verdict` (0 when none)."""
         return self.seconds.get(verdict, 0.0)
 
     @property
@@ -125,9 +128,25 @@ class MinuteRow:
         return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
 
     @property
+    def credit(self) -> float:
+        """The present seconds weighted as `posture_score` says: `credit_s`, or when it
+        is not known, each second weighted by the minute's mean deviations."""
+        if self.credit_s is not None:
+            return self.credit_s
+        return sum(
+            seconds * moment_credit(verdict, self.mean_neck_excess, self.mean_trunk_excess)
+            for verdict, seconds in self.seconds.items()
+        )
+
+    @property
     def state(self) -> Verdict:
         """The verdict that filled most of the minute (ties: the earlier in VERDICT_ORDER)."""
-        return max(VERDICT_ORDER, key=lambda v: (self.seconds_in(v), -VERDICT_ORDER.index(v)))
+        state, most = VERDICT_ORDER[0], -1.0
+        for verdict in VERDICT_ORDER:
+            seconds = self.seconds.get(verdict, 0.0)
+            if seconds > most:
+                state, most = verdict, seconds
+        return state
 
 
 class MinuteTally:
@@ -140,8 +159,9 @@ class MinuteTally:
     def __init__(self, start: datetime, base: MinuteRow | None = None) -> None:
         self.start = start
         self.seconds: dict[Verdict, float] = {}
-        self._sums = {"score": 0.0, "neck": 0.0, "trunk": 0.0}
-        self._weights = {"score": 0.0, "neck": 0.0, "trunk": 0.0}
+        self.credit_s = 0.0
+        self._sums = {"neck": 0.0, "trunk": 0.0}
+        self._weights = {"neck": 0.0, "trunk": 0.0}
         if base is not None:
             self.merge(base)
 
@@ -149,21 +169,23 @@ class MinuteTally:
         self,
         verdict: Verdict,
         seconds: float,
-        score: float | None = None,
         neck_excess: float | None = None,
         trunk_excess: float | None = None,
     ) -> None:
+        """Adds `seconds` in `verdict`, with the deviations measured over them."""
         self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
-        for key, value in (("score", score), ("neck", neck_excess), ("trunk", trunk_excess)):
+        self.credit_s += seconds * moment_credit(verdict, neck_excess, trunk_excess)
+        for key, value in (("neck", neck_excess), ("trunk", trunk_excess)):
             if value is not None and math.isfinite(value):
                 self._sums[key] += value * seconds
                 self._weights[key] += seconds
 
     def merge(self, row: MinuteRow) -> None:
+        """Adds a row of the same minute (another session's, or the stored one)."""
         for verdict, seconds in row.seconds.items():
             self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
+        self.credit_s += row.credit
         for key, mean, weight in (
-            ("score", row.mean_score, row.scored_s),
             ("neck", row.mean_neck_excess, row.neck_s),
             ("trunk", row.mean_trunk_excess, row.trunk_s),
         ):
@@ -176,12 +198,11 @@ class MinuteTally:
         return self._sums[key] / weight if weight > 0 else None
 
     def row(self) -> MinuteRow:
-        score = self._mean("score")
+        """The minute so far."""
         return MinuteRow(
             start=self.start,
             seconds=dict(self.seconds),
-            mean_score=None if score is None else min(100.0, max(0.0, score)),
-            scored_s=self._weights["score"],
+            credit_s=self.credit_s,
             mean_neck_excess=self._mean("neck"),
             neck_s=self._weights["neck"],
             mean_trunk_excess=self._mean("trunk"),
@@ -208,8 +229,47 @@ def split_by_minute(start: datetime, end: datetime) -> list[tuple[datetime, floa
     return pieces
 
 
+class MinuteTallies:
+    """Samples cut at wall-clock minute boundaries into running minute tallies.
+
+    The one place where samples become minutes: the history store (which writes each
+    finished minute) and the monitor's running summary (which scores it) both feed
+    their samples here, so the status line and the day's report agree to the point.
+    `finished` is called with each minute the samples have moved past, before the
+    next one opens; `seed` gives what is already known of a minute being opened (the
+    store's row when the wall clock stepped back into it), else None.
+    """
+
+    def __init__(
+        self,
+        finished: Callable[[MinuteRow], None],
+        seed: Callable[[datetime], MinuteRow | None] = lambda minute: None,
+    ) -> None:
+        self.open: MinuteTally | None = None
+        self._finished = finished
+        self._seed = seed
+
+    def add(self, sample: Sample) -> None:
+        """Adds the sample's seconds to the minute(s) it covers."""
+        start = sample.at - timedelta(seconds=sample.duration_s)
+        for minute, seconds in split_by_minute(start, sample.at):
+            if self.open is None or self.open.start != minute:
+                if self.open is not None:
+                    self._finished(self.open.row())
+                self.open = MinuteTally(minute, self._seed(minute))
+            self.open.add(sample.verdict, seconds, sample.neck_excess, sample.trunk_excess)
+
+    def current(self) -> MinuteRow | None:
+        """The open minute so far, or None before the first sample."""
+        return None if self.open is None else self.open.row()
+
+
 def combine_minutes(rows: Iterable[MinuteRow]) -> list[MinuteRow]:
     """One row per minute, in time order: rows of the same minute (two sessions) merged."""
+    rows = list(rows)
+    stamps = [row.start.timestamp() for row in rows]
+    if all(a < b for a, b in itertools.pairwise(stamps)):
+        return rows  # the usual case: one session at a time, read in order
     tallies: dict[float, MinuteTally] = {}
     for row in rows:
         key = row.start.timestamp()
@@ -230,17 +290,19 @@ def bad_credit(excess: float | None) -> float:
     return BAD_CREDIT_AT_THRESHOLD * min(1.0, max(0.0, 2.0 - max(excess, 1.0)))
 
 
-def minute_credit(row: MinuteRow) -> float:
-    """The minute's present seconds, each weighted as `posture_score` says."""
-    trunk = bad_credit(row.mean_trunk_excess)
-    neck = bad_credit(row.mean_neck_excess)
-    return (
-        row.seconds_in(Verdict.GOOD)
-        + (row.seconds_in(Verdict.SLOUCH) + row.seconds_in(Verdict.RECLINED)) * trunk
-        + row.seconds_in(Verdict.FORWARD_HEAD) * neck
-        + (row.seconds_in(Verdict.TOO_CLOSE) + row.seconds_in(Verdict.LATERAL_LEAN))
-        * BAD_CREDIT_AT_THRESHOLD
-    )
+def moment_credit(
+    verdict: Verdict, neck_excess: float | None = None, trunk_excess: float | None = None
+) -> float:
+    """The weight of one second in `verdict` with these deviations (see `posture_score`)."""
+    if verdict is Verdict.GOOD:
+        return 1.0
+    if verdict in (Verdict.SLOUCH, Verdict.RECLINED):
+        return bad_credit(trunk_excess)
+    if verdict is Verdict.FORWARD_HEAD:
+        return bad_credit(neck_excess)
+    if verdict in (Verdict.TOO_CLOSE, Verdict.LATERAL_LEAN):
+        return BAD_CREDIT_AT_THRESHOLD
+    return 0.0  # no pose (leaning in), or away (which does not count at all)
 
 
 def posture_score(minutes: Iterable[MinuteRow]) -> int | None:
@@ -250,15 +312,15 @@ def posture_score(minutes: Iterable[MinuteRow]) -> int | None:
     Every second someone sat in front of the camera counts, as:
     - 1 in good posture;
     - (2 - e) / 2, clipped to [0, ½], in slouch or reclined posture, where e is
-      that minute's mean trunk excess in tolerances (1 = the threshold); in
-      forward-head posture the same with the minute's mean neck excess. So bad
-      posture just past its threshold (or not measured) counts ½, and 0 from one
-      tolerance further on;
+      the trunk excess of that moment in tolerances (1 = the threshold); in
+      forward-head posture the same with the neck excess. So bad posture just past
+      its threshold (or not measured) counts ½, and 0 from one tolerance further on;
     - ½ too close to the screen or leaning sideways (their excess is not kept);
     - 0 present without a pose: almost always leaning right into the screen.
     Away time does not count. Score = 100 * (sum of those weights) / (present
     seconds), rounded; None when nobody was there. A day spent upright scores
-    100, a day of slight slouch 50, a day of deep slouch 0.
+    100, a day of slight slouch 50, a day of deep slouch 0. Each moment is weighted
+    by its own posture, so where the wall-clock minutes fall does not move the score.
     """
     tally = ScoreTally()
     for row in minutes:
@@ -275,16 +337,61 @@ class ScoreTally:
     present: float = 0.0
 
     def add(self, row: MinuteRow) -> None:
-        self.credit += minute_credit(row)
+        """Counts a minute in."""
+        self.credit += row.credit
         self.present += row.present_s
 
     def score(self, *more: MinuteRow) -> int | None:
         """`posture_score` of the rows added so far and `more`."""
-        credit = self.credit + sum(minute_credit(row) for row in more)
+        credit = self.credit + sum(row.credit for row in more)
         present = self.present + sum(row.present_s for row in more)
-        if present <= 0:
-            return None
-        return round(100 * min(1.0, credit / present))
+        return score_of(credit, present)
+
+
+def score_of(credit_s: float, present_s: float) -> int | None:
+    """The score of weighted seconds over present seconds, 0-100 (see `posture_score`)."""
+    if present_s <= 0:
+        return None
+    return round(100 * min(1.0, credit_s / present_s))
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Seconds per verdict and their score weights, summed over any stretch of minutes
+    (a 10-minute block, a day, a range): what a score and a breakdown need."""
+
+    seconds: Mapping[Verdict, float] = field(default_factory=dict)
+    credit_s: float = 0.0  # the present seconds weighted as `posture_score` says
+    minutes: int = 0  # how many minute rows went in
+
+    @classmethod
+    def of(cls, rows: Iterable[MinuteRow]) -> Totals:
+        """The totals of these minutes."""
+        seconds: dict[Verdict, float] = {}
+        credit, count = 0.0, 0
+        for row in rows:
+            for verdict, value in row.seconds.items():
+                seconds[verdict] = seconds.get(verdict, 0.0) + value
+            credit += row.credit
+            count += 1
+        return cls(seconds, credit, count)
+
+    def __add__(self, other: Totals) -> Totals:
+        """The totals of both stretches together."""
+        seconds = dict(self.seconds)
+        for verdict, value in other.seconds.items():
+            seconds[verdict] = seconds.get(verdict, 0.0) + value
+        return Totals(seconds, self.credit_s + other.credit_s, self.minutes + other.minutes)
+
+    @property
+    def present_s(self) -> float:
+        """Seconds someone was in front of the camera (everything but away)."""
+        return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
+
+    @property
+    def score(self) -> int | None:
+        """`posture_score` of the minutes summed up here."""
+        return score_of(self.credit_s, self.present_s)
 
 
 # -- day components ----------------------------------------------------------------------------
@@ -328,11 +435,55 @@ def blocks(minutes: Sequence[MinuteRow], size_s: int = BLOCK_S) -> list[Block]:
     return result
 
 
+def _spans(
+    pieces: Iterable[tuple[float, float, Verdict]], zone: tzinfo | None, max_gap_s: float = 0.0
+) -> list[Span]:
+    """Pieces (start and end in Unix seconds, verdict) in time order, neighbours of one
+    verdict at most `max_gap_s` apart merged, as Spans: `merge_spans` in plain numbers,
+    for the thousands of pieces of a range of days."""
+    runs: list[list[Any]] = []
+    for start, end, verdict in pieces:
+        if runs and runs[-1][2] is verdict and start - runs[-1][1] <= max_gap_s:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end, verdict])
+    return [
+        Span(datetime.fromtimestamp(start, zone), datetime.fromtimestamp(end, zone), verdict)
+        for start, end, verdict in runs
+    ]
+
+
 def timeline(minutes: Sequence[MinuteRow]) -> list[Span]:
     """Each minute's state, identical neighbours merged; a missing minute leaves a gap."""
-    return merge_spans(
-        Span(row.start, row.start + timedelta(seconds=MINUTE_S), row.state) for row in minutes
+    zone = minutes[0].start.tzinfo if minutes else None
+    return _spans(
+        ((stamp, stamp + MINUTE_S, row.state) for row in minutes for stamp in [_stamp(row)]),
+        zone,
     )
+
+
+def composition(minutes: Sequence[MinuteRow]) -> list[Span]:
+    """Each minute cut into its verdicts' shares, neighbours of one verdict merged.
+
+    Where `timeline` colours a minute by its main state, this keeps the rest: a
+    minute of 45 s upright and 15 s slouched shows both. Within a minute the order
+    is unknown; the shares follow VERDICT_ORDER (good first).
+    """
+    pieces: list[tuple[float, float, Verdict]] = []
+    for row in minutes:
+        recorded = sum(row.seconds.values())
+        start = _stamp(row)
+        for verdict in VERDICT_ORDER:
+            seconds = row.seconds.get(verdict, 0.0)
+            if seconds > 0:
+                end = start + MINUTE_S * seconds / recorded
+                pieces.append((start, end, verdict))
+                start = end
+    return _spans(pieces, minutes[0].start.tzinfo if minutes else None, max_gap_s=0.001)
+
+
+def _stamp(row: MinuteRow) -> float:
+    return row.start.timestamp()
 
 
 @dataclass(frozen=True)
@@ -345,41 +496,62 @@ class Streak:
 
 
 def longest_good_streak(minutes: Sequence[MinuteRow]) -> Streak | None:
-    """The run of consecutive good-posture minutes with the most good seconds."""
-    streaks = [
-        Streak(
-            span.start,
-            span.end,
-            sum(r.seconds_in(Verdict.GOOD) for r in minutes if span.start <= r.start < span.end),
-        )
-        for span in timeline(minutes)
-        if span.verdict is Verdict.GOOD
-    ]
-    return max(streaks, key=lambda streak: streak.good_s, default=None)
+    """The run of consecutive good-posture minutes with the most good seconds (the
+    first of equals); a missing minute ends a run, as in the `timeline`."""
+    best: list[float] | None = None  # [start, end, good seconds]
+    run: list[float] | None = None  # the run going on: `best` itself once it leads
+    for row in minutes:
+        if row.state is not Verdict.GOOD:
+            run = None
+            continue
+        stamp, good = _stamp(row), row.seconds_in(Verdict.GOOD)
+        if run is not None and stamp == run[1]:
+            run[1], run[2] = run[1] + MINUTE_S, run[2] + good
+        else:
+            run = [stamp, stamp + MINUTE_S, good]
+        if best is None or run[2] > best[2]:
+            best = run
+    if best is None:
+        return None
+    zone = minutes[0].start.tzinfo
+    start_at, end_at = (datetime.fromtimestamp(t, zone) for t in best[:2])
+    return Streak(start_at, end_at, best[2])
 
 
-def sitting_stretches(minutes: Sequence[MinuteRow], breaks: Sequence[Break]) -> list[float]:
+def minute_presence(minutes: Iterable[MinuteRow]) -> list[tuple[float, float]]:
+    """(minute start as Unix seconds, present seconds) per minute: what sitting needs."""
+    return [(row.start.timestamp(), row.present_s) for row in minutes]
+
+
+def sitting_stretches(
+    presence: Iterable[tuple[float, float]], breaks: Sequence[Break]
+) -> list[float]:
     """Present seconds in each stretch of sitting: consecutive minutes between breaks.
 
-    A recorded break, or a missing minute (the monitor was not running), ends
-    a stretch. A minute belongs after a break that started before its middle.
+    `presence`: (minute start in Unix seconds, present seconds) in time order, see
+    `minute_presence`. A recorded break, or a missing minute (the monitor was not
+    running), ends a stretch. A minute belongs after a break that started before its
+    middle.
     """
     starts = sorted(b.start.timestamp() for b in breaks)
     stretches: list[float] = []
-    previous: tuple[float, int] | None = None
-    for row in minutes:
-        stamp = row.start.timestamp()
-        after = sum(1 for s in starts if s <= stamp + MINUTE_S / 2)
-        if previous is None or stamp - previous[0] > MINUTE_S or after != previous[1]:
+    previous_stamp: float | None = None
+    previous_after = after = 0
+    for stamp, present in presence:
+        while after < len(starts) and starts[after] <= stamp + MINUTE_S / 2:
+            after += 1
+        if previous_stamp is None or stamp - previous_stamp > MINUTE_S or after != previous_after:
             stretches.append(0.0)
-        stretches[-1] += row.present_s
-        previous = (stamp, after)
+        stretches[-1] += present
+        previous_stamp, previous_after = stamp, after
     return stretches
 
 
-def breaks_due(stretches: Iterable[float]) -> int:
-    """How many times a break fell due: once per full 45 minutes of one stretch of sitting."""
-    return sum(int(seconds // BREAK_DUE_EVERY_S) for seconds in stretches)
+def breaks_due(stretches: Iterable[float], every_s: float = DEFAULT_BREAK_DUE_S) -> int:
+    """How many times a break fell due: once per full `every_s` of one stretch of sitting."""
+    if every_s <= 0:
+        return 0  # break reminders switched off
+    return sum(int(seconds // every_s) for seconds in stretches)
 
 
 def _bad_runs(episodes: Iterable[Episode]) -> list[tuple[datetime, datetime]]:
@@ -402,76 +574,81 @@ def recovery_times(nudges: Iterable[Nudge], episodes: Iterable[Episode]) -> list
     runs = _bad_runs(episodes)
     times = []
     for nudge in nudges:
-        if nudge.kind not in RECOVERY_NUDGES:
+        if nudge.kind not in POSTURE_NUDGE_KINDS:
             continue
-        run = next((r for r in runs if r[0] <= nudge.at <= r[1]), None)
-        if run is not None:
-            times.append((run[1] - nudge.at).total_seconds())
+        # The last run that starts at or before the nudge: runs do not overlap.
+        index = bisect.bisect_right(runs, nudge.at, key=lambda run: run[0]) - 1
+        if index >= 0 and nudge.at <= runs[index][1]:
+            times.append((runs[index][1] - nudge.at).total_seconds())
     return times
-
-
-# -- the pain journal --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PainEntry:
-    """One pain journal entry, written down as it happens for a clinician to read later."""
-
-    at: datetime
-    level: int  # 0 no pain ... 10 worst imaginable
-    where: str = "upper-back"
-    feels: str = ""  # a few words: "dull, aching", "sharp when turning"
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        check_aware(self.at)
-        if isinstance(self.level, bool) or not isinstance(self.level, int):
-            raise ValueError(f"pain level must be a whole number from 0 to 10, got {self.level!r}")
-        if not 0 <= self.level <= 10:
-            raise ValueError(
-                f"pain level must be from 0 (no pain) to 10 (worst imaginable), got {self.level}"
-            )
-        if self.where not in PAIN_LOCATIONS:
-            raise ValueError(
-                f"pain location must be one of {', '.join(PAIN_LOCATIONS)}, got {self.where!r}"
-            )
-        if len(self.feels) > PAIN_FEELS_MAX or "\n" in self.feels:
-            raise ValueError(
-                f"how the pain feels must be one line of at most {PAIN_FEELS_MAX} characters "
-                f"(got {len(self.feels)}): put the rest in the note"
-            )
-        if len(self.note) > PAIN_NOTE_MAX:
-            raise ValueError(
-                f"pain note must be at most {PAIN_NOTE_MAX} characters, got {len(self.note)}"
-            )
 
 
 # -- summaries ---------------------------------------------------------------------------------
 
 
-def _in(moment: datetime, start: datetime, end: datetime) -> bool:
-    return start <= moment < end
+def _slice(items: tuple[T, ...], key: Callable[[T], Any], start: Any, end: Any) -> tuple[T, ...]:
+    """The items (in order of `key`) whose key is in [start, end)."""
+    low = bisect.bisect_left(items, start, key=key)
+    return items[low : bisect.bisect_left(items, end, lo=low, key=key)]
 
 
 @dataclass(frozen=True)
 class HistoryRows:
-    """Everything stored for a stretch of time, as the store reads it back."""
+    """Everything stored for a stretch of time, as the store reads it back.
+
+    The minutes come as rows (`minutes`) where a report draws them: a day's
+    timeline, its 10-minute scores, its longest good streak. For longer ranges
+    the store sums them up in SQL instead (a year is 120,000 minutes): `day_totals`
+    per local day, and `presence`, (minute start in Unix seconds, present seconds)
+    per minute, which is all that stretches of sitting need. Each kind is kept in
+    time order.
+    """
 
     minutes: tuple[MinuteRow, ...] = ()
     episodes: tuple[Episode, ...] = ()
     nudges: tuple[Nudge, ...] = ()
     breaks: tuple[Break, ...] = ()
     pains: tuple[PainEntry, ...] = ()
+    day_totals: Mapping[date, Totals] | None = None
+    presence: tuple[tuple[float, float], ...] = ()
+
+    def in_order(self) -> HistoryRows:
+        """These rows, each kind sorted by time (the store reads them sorted already;
+        `presence` only ever comes from the store)."""
+        ordered: dict[str, Any] = {}
+        for name, key in _TIMED.items():
+            items = getattr(self, name)
+            if any(key(a) > key(b) for a, b in itertools.pairwise(items)):
+                ordered[name] = tuple(sorted(items, key=key))
+        return dataclasses.replace(self, **ordered) if ordered else self
+
+    @property
+    def detailed(self) -> bool:
+        """Whether the minutes come one by one (else only summed up per day)."""
+        return self.day_totals is None
 
     def within(self, start: datetime, end: datetime) -> HistoryRows:
-        """The rows that start in [start, end)."""
+        """The rows that start in [start, end), found by bisection: rows `in_order`."""
+        timed = {name: _slice(getattr(self, name), key, start, end) for name, key in _TIMED.items()}
         return HistoryRows(
-            tuple(m for m in self.minutes if _in(m.start, start, end)),
-            tuple(e for e in self.episodes if _in(e.start, start, end)),
-            tuple(n for n in self.nudges if _in(n.at, start, end)),
-            tuple(b for b in self.breaks if _in(b.start, start, end)),
-            tuple(p for p in self.pains if _in(p.at, start, end)),
+            **timed,
+            day_totals=self.day_totals,
+            presence=_slice(self.presence, _first, start.timestamp(), end.timestamp()),
         )
+
+
+def _first(pair: tuple[float, float]) -> float:
+    return pair[0]
+
+
+# How each kind of row is ordered in time, in HistoryRows' field order.
+_TIMED: dict[str, Callable[[Any], datetime]] = {
+    "minutes": lambda row: row.start,
+    "episodes": lambda row: row.start,
+    "nudges": lambda row: row.at,
+    "breaks": lambda row: row.start,
+    "pains": lambda row: row.at,
+}
 
 
 @dataclass(frozen=True)
@@ -485,28 +662,35 @@ class DaySummary:
     longest_good_streak: Streak | None
     breaks: tuple[Break, ...]
     breaks_due: int
+    break_due_s: float  # the sitting that makes one break due (the user's setting)
     longest_sitting_s: float
     nudges: tuple[Nudge, ...]
     recovery_s: tuple[float, ...]  # after each posture or distance nudge
     pains: tuple[PainEntry, ...]
-    blocks: tuple[Block, ...]
-    timeline: tuple[Span, ...]
+    blocks: tuple[Block, ...]  # () when not `detailed`
+    timeline: tuple[Span, ...]  # each minute's main state; () when not `detailed`
+    minutes_recorded: int = 0
+    detailed: bool = True  # False: summed up in the store, no blocks, timeline or streak
+    composition: tuple[Span, ...] = ()  # every verdict of each minute; () when not `detailed`
 
     @property
     def present_s(self) -> float:
+        """Seconds someone was in front of the camera (everything but away)."""
         return sum(s for v, s in self.seconds.items() if v is not Verdict.NO_PERSON)
 
     @property
     def recorded(self) -> bool:
         """Whether the monitor ran at all that day."""
-        return bool(self.timeline)
+        return self.minutes_recorded > 0
 
     @property
     def longest_episode(self) -> Episode | None:
+        """The longest stretch of bad posture, or None."""
         return max(self.episodes, key=lambda e: e.seconds, default=None)
 
     @property
     def breaks_taken(self) -> int:
+        """How many movement breaks were taken."""
         return len(self.breaks)
 
     @property
@@ -519,36 +703,61 @@ class DaySummary:
 
     @property
     def median_recovery_s(self) -> float | None:
+        """The median seconds from a posture nudge to good posture again, or None."""
         return statistics.median(self.recovery_s) if self.recovery_s else None
 
     def seconds_in(self, verdict: Verdict) -> float:
+        """Seconds spent in `verdict` that day (0 when none)."""
         return self.seconds.get(verdict, 0.0)
 
 
-def summarize_day(day: date, rows: HistoryRows) -> DaySummary:
-    """The day's summary from rows that may cover more than the day."""
-    mine = rows.within(*day_bounds(day))
-    minutes = combine_minutes(mine.minutes)
-    seconds: dict[Verdict, float] = {}
-    for row in minutes:
-        for verdict, value in row.seconds.items():
-            seconds[verdict] = seconds.get(verdict, 0.0) + value
-    stretches = sitting_stretches(minutes, mine.breaks)
-    return DaySummary(
+def summarize_day(
+    day: date, rows: HistoryRows, break_due_s: float = DEFAULT_BREAK_DUE_S
+) -> DaySummary:
+    """The day's summary from rows that may cover more than the day.
+
+    `break_due_s`: the sitting after which a break falls due (the user's setting).
+    """
+    return _summarize_day(day, rows.in_order(), break_due_s)[0]
+
+
+def _summarize_day(day: date, rows: HistoryRows, break_due_s: float) -> tuple[DaySummary, Totals]:
+    """The day's summary and totals, from rows `in_order`."""
+    start, end = day_bounds(day)
+    mine = rows.within(start, end)
+    if rows.day_totals is None:
+        minutes = combine_minutes(mine.minutes)
+        totals = Totals.of(minutes)
+        presence: Sequence[tuple[float, float]] = minute_presence(minutes)
+        detail = (tuple(blocks(minutes)), tuple(timeline(minutes)), longest_good_streak(minutes))
+        parts = tuple(composition(minutes))
+    else:
+        totals = rows.day_totals.get(day, Totals())
+        presence = mine.presence
+        detail, parts = ((), (), None), ()
+    stretches = sitting_stretches(presence, mine.breaks)
+    # Episodes reach back a day, so a nudge just after midnight finds the one it interrupted.
+    recent = _slice(rows.episodes, _TIMED["episodes"], start - timedelta(days=1), end)
+    summary = DaySummary(
         day=day,
-        score=posture_score(minutes),
-        seconds=seconds,
-        episodes=tuple(sorted(mine.episodes, key=lambda e: e.start)),
-        longest_good_streak=longest_good_streak(minutes),
-        breaks=tuple(sorted(mine.breaks, key=lambda b: b.start)),
-        breaks_due=breaks_due(stretches),
+        score=totals.score,
+        seconds=dict(totals.seconds),
+        episodes=mine.episodes,
+        longest_good_streak=detail[2],
+        breaks=mine.breaks,
+        breaks_due=breaks_due(stretches, break_due_s),
+        break_due_s=break_due_s,
         longest_sitting_s=max(stretches, default=0.0),
-        nudges=tuple(sorted(mine.nudges, key=lambda n: n.at)),
-        recovery_s=tuple(recovery_times(mine.nudges, rows.episodes)),
-        pains=tuple(sorted(mine.pains, key=lambda p: p.at)),
-        blocks=tuple(blocks(minutes)),
-        timeline=tuple(timeline(minutes)),
+        nudges=mine.nudges,
+        recovery_s=tuple(recovery_times(mine.nudges, recent)),
+        pains=mine.pains,
+        blocks=detail[0],
+        timeline=detail[1],
+        minutes_recorded=totals.minutes,
+        detailed=rows.detailed,
+        composition=parts,
     )
+    return summary, totals
 
 
 def score_trend(scores: Sequence[int | None]) -> float | None:
@@ -575,29 +784,40 @@ class RangeSummary:
     score: int | None  # over the whole range, by the same definition as a day's
     trend_per_day: float | None
     pains: tuple[PainEntry, ...] = field(default=())
+    break_due_s: float = DEFAULT_BREAK_DUE_S  # the sitting that makes one break due
 
     @property
     def single_day(self) -> bool:
+        """Whether the range is one day (a day report)."""
         return self.first == self.last
 
     @property
     def recorded(self) -> bool:
+        """Whether the monitor ran on any day of the range."""
         return any(day.recorded for day in self.days)
 
 
-def summarize(first: date, last: date, rows: HistoryRows) -> RangeSummary:
-    """Every day from `first` to `last` (inclusive), empty days included."""
+def summarize(
+    first: date, last: date, rows: HistoryRows, break_due_s: float = DEFAULT_BREAK_DUE_S
+) -> RangeSummary:
+    """Every day from `first` to `last` (inclusive), empty days included.
+
+    `break_due_s`: the sitting after which a break falls due (the user's setting).
+    """
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
     count = (last - first).days + 1
-    days = tuple(summarize_day(first + timedelta(days=i), rows) for i in range(count))
+    rows = rows.in_order()
+    pairs = [_summarize_day(first + timedelta(days=i), rows, break_due_s) for i in range(count)]
+    days = tuple(day for day, _ in pairs)
     start, end = day_bounds(first)[0], day_bounds(last)[1]
     mine = rows.within(start, end)
     return RangeSummary(
         first=first,
         last=last,
         days=days,
-        score=posture_score(combine_minutes(mine.minutes)),
+        score=sum((totals for _, totals in pairs), Totals()).score,
         trend_per_day=score_trend([day.score for day in days]),
-        pains=tuple(sorted(mine.pains, key=lambda p: p.at)),
+        pains=mine.pains,
+        break_due_s=break_due_s,
     )

@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 
 from posture.analysis import estimator_for
 from posture.errors import SourceError
-from posture.history import MinuteRow, MinuteTally, ScoreTally, split_by_minute
+from posture.history import MinuteRow, MinuteTallies, ScoreTally
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
@@ -181,9 +181,6 @@ class MonitorSummary:
     duration_s: float = 0.0
     samples: int = 0
     seconds_by_verdict: Counter[Verdict] = field(default_factory=Counter)
-    # Finished minutes are added to running sums once; only the open minute is
-    # re-read for the status line's scores on every sample of an all-day run.
-    open_minute: MinuteTally | None = None
     nudges: list[NudgeEvent] = field(default_factory=list)
     episodes: list[EpisodeEvent] = field(default_factory=list)
     breaks: list[BreakEvent] = field(default_factory=list)
@@ -192,10 +189,15 @@ class MonitorSummary:
     earlier_today: list[MinuteRow] = field(default_factory=list)
     # Set when the camera came to see the user from another side than the profile's.
     view_advice: str | None = None
+    # Samples become minutes exactly as in the history store. Finished minutes are
+    # added to running sums once; only the open minute is re-read for the status
+    # line's scores on every sample of an all-day run.
+    _minutes: MinuteTallies = field(init=False, repr=False)
     _session: ScoreTally = field(default_factory=ScoreTally, init=False, repr=False)
     _days: dict[date, ScoreTally] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._minutes = MinuteTallies(self._finish_minute)
         for row in self.earlier_today:
             self._days.setdefault(row.start.date(), ScoreTally()).add(row)
 
@@ -206,16 +208,16 @@ class MonitorSummary:
     @property
     def score(self) -> int | None:
         """The session's posture score, by the same definition as the daily report's."""
-        current = () if self.open_minute is None else (self.open_minute.row(),)
-        return self._session.score(*current)
+        current = self._minutes.current()
+        return self._session.score(*(() if current is None else (current,)))
 
     @property
     def day_score(self) -> int | None:
         """Today's score so far: the history's earlier minutes of the day plus this
         run's, by the daily report's definition. After midnight, the new day only."""
-        if self.open_minute is None:
+        row = self._minutes.current()
+        if row is None:
             return self._days.get(self.started_at.date(), ScoreTally()).score()
-        row = self.open_minute.row()
         return self._days.get(row.start.date(), ScoreTally()).score(row)
 
     def _finish_minute(self, row: MinuteRow) -> None:
@@ -225,17 +227,7 @@ class MonitorSummary:
     def add(self, sample: Sample) -> None:
         self.samples += 1
         self.seconds_by_verdict[sample.verdict] += sample.duration_s
-        # Cut at minute boundaries exactly as the history store does, so this
-        # summary and the day's report agree to the point.
-        start = sample.at - timedelta(seconds=sample.duration_s)
-        for minute, seconds in split_by_minute(start, sample.at):
-            if self.open_minute is None or self.open_minute.start != minute:
-                if self.open_minute is not None:
-                    self._finish_minute(self.open_minute.row())
-                self.open_minute = MinuteTally(minute)
-            self.open_minute.add(
-                sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
-            )
+        self._minutes.add(sample)
 
 
 @dataclass(frozen=True)

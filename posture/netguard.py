@@ -179,7 +179,9 @@ def _build_filter(arch: _Arch) -> list[tuple[int, int, int, int]]:
     return program
 
 
-def _as_fprog(program: list[tuple[int, int, int, int]]) -> tuple[_SockFprog, ctypes.Array]:
+def _as_fprog(
+    program: list[tuple[int, int, int, int]],
+) -> tuple[_SockFprog, ctypes.Array[_SockFilter]]:
     rows = (_SockFilter * len(program))(*(_SockFilter(*row) for row in program))
     # The array is returned too so that it outlives the pointer the kernel reads.
     return _SockFprog(len(program), rows), rows

@@ -33,13 +33,15 @@ from rich.console import Console
 from rich.text import Text
 
 from posture.errors import NotifierError
+from posture.vocabulary import NUDGE_KINDS
 
 if TYPE_CHECKING:
     from posture.nudges import NudgeEvent
 
 log = logging.getLogger(__name__)
 
-KINDS = ("posture", "distance", "break", "info")
+# A notice is a nudge, or information about posture itself ("info").
+KINDS = (*NUDGE_KINDS, "info")
 LEVELS = (1, 2, 3)  # 1 gentle, 2 firmer (the same episode goes on), 3 insistent
 NOTIFIER_CHOICES = ("auto", "desktop", "terminal", "none")
 INSTALL_HINT = 'pip install "posture[notify]"'

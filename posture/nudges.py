@@ -28,7 +28,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from posture.vocabulary import Verdict
+from posture.vocabulary import NudgeKind, Verdict
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class NudgeEvent:
     """A reminder to show now."""
 
     at_s: float
-    kind: str  # posture | distance | break
+    kind: NudgeKind
     verdict: Verdict | None
     level: int
     message: str
@@ -260,7 +260,7 @@ class NudgeEngine:
     def _maybe_posture_nudge(self, now_s: float, episode: _Episode, events: list[Event]) -> None:
         verdict = episode.dominant()
         key = _MESSAGE_KEY.get(verdict, "slouch")
-        kind = "distance" if key == "distance" else "posture"
+        kind: NudgeKind = "distance" if key == "distance" else "posture"
         if not self._ready(kind, now_s, self.policy.cooldown_s):
             return
         episode.nudges += 1

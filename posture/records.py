@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from posture.vocabulary import Verdict
+from posture.vocabulary import NUDGE_KINDS, NudgeKind, Verdict
 
 
 def check_aware(*moments: datetime) -> None:
+    """Raises ValueError unless every moment carries its time zone."""
     for moment in moments:
         if moment.tzinfo is None:
             raise ValueError(f"times must be timezone-aware, got {moment!r}")
@@ -66,6 +67,7 @@ class Span:
 
     @property
     def seconds(self) -> float:
+        """How long the span lasted."""
         return (self.end - self.start).total_seconds()
 
 
@@ -78,16 +80,13 @@ class Nudge:
     """A reminder that was shown. `kind`: posture, distance or break."""
 
     at: datetime
-    kind: str
+    kind: NudgeKind
     message: str
 
     def __post_init__(self) -> None:
         check_aware(self.at)
         if self.kind not in NUDGE_KINDS:
             raise ValueError(f"kind must be one of {NUDGE_KINDS}, got {self.kind!r}")
-
-
-NUDGE_KINDS = ("posture", "distance", "break")
 
 
 @dataclass(frozen=True)
@@ -106,42 +105,48 @@ class Break:
 class Recorder(Protocol):
     """Where the monitor writes history. Implementations: the SQLite store, `NullRecorder`."""
 
-    def begin_session(self, info: SessionInfo) -> None: ...
+    def begin_session(self, info: SessionInfo) -> None:
+        """Starts recording a monitor run."""
 
-    def add_sample(self, sample: Sample) -> None: ...
+    def add_sample(self, sample: Sample) -> None:
+        """Adds a judged moment (the recorder keeps it per minute, never as is)."""
 
-    def add_episode(self, episode: Episode) -> None: ...
+    def add_episode(self, episode: Episode) -> None:
+        """Adds a stretch of bad posture that ended."""
 
-    def add_nudge(self, nudge: Nudge) -> None: ...
+    def add_nudge(self, nudge: Nudge) -> None:
+        """Adds a reminder that was shown."""
 
-    def add_break(self, interval: Break) -> None: ...
+    def add_break(self, interval: Break) -> None:
+        """Adds a movement break that was taken."""
 
     def flush(self) -> None:
         """Write what is buffered (the monitor calls it at least once a minute)."""
 
-    def end_session(self, ended_at: datetime) -> None: ...
+    def end_session(self, ended_at: datetime) -> None:
+        """Writes what is buffered and the run's end."""
 
 
 class NullRecorder:
     """Keeps nothing: for `posture monitor --no-history` and for tests."""
 
     def begin_session(self, info: SessionInfo) -> None:
-        pass
+        """Keeps nothing."""
 
     def add_sample(self, sample: Sample) -> None:
-        pass
+        """Keeps nothing."""
 
     def add_episode(self, episode: Episode) -> None:
-        pass
+        """Keeps nothing."""
 
     def add_nudge(self, nudge: Nudge) -> None:
-        pass
+        """Keeps nothing."""
 
     def add_break(self, interval: Break) -> None:
-        pass
+        """Keeps nothing."""
 
     def flush(self) -> None:
-        pass
+        """Nothing to write."""
 
     def end_session(self, ended_at: datetime) -> None:
-        pass
+        """Keeps nothing."""

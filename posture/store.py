@@ -13,23 +13,29 @@ Why it is built this way:
 - Times are stored as Unix seconds, so a local day is a plain range whatever
   the time zone; they come back as local, timezone-aware datetimes.
 - Samples are never stored. `add_sample` adds into the current wall-clock
-  minute in memory (`MinuteTally`); a finished minute is written in one short
+  minute in memory (`MinuteTallies`); a finished minute is written in one short
   transaction, and `flush()` writes the current partial minute with an upsert
   that replaces the row by the minute's running totals, so flushing and then
   continuing never counts a second twice. A hard kill loses at most what came
   after the last flush: less than a minute.
 - A file that is not a posture history, or a damaged one, is an error that
   names the file and the way out; it is never replaced or repaired in place.
+  Nothing in a file is changed before it is found to be a posture history.
+- A write that fails while monitoring (a full disk) never stops the coaching: the
+  store warns once (`write_problem`, `on_write_problem`), keeps what it could not
+  write in memory and writes it at the next flush that succeeds.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
+import logging
+import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -40,20 +46,34 @@ from posture.errors import PostureError
 from posture.history import (
     HistoryRows,
     MinuteRow,
-    MinuteTally,
-    PainEntry,
+    MinuteTallies,
+    Totals,
     day_bounds,
-    split_by_minute,
 )
-from posture.paths import data_dir
+from posture.pain import PainEntry
+from posture.paths import (
+    PathError,
+    data_dir,
+    private_folder,
+    private_text_file,
+    touch_private,
+    writable_problem,
+)
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.vocabulary import Verdict
+
+log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.sqlite3"
 # How long a writer or a reader waits for the other's lock before giving up. Every
 # transaction here is a few rows, so 5 s means something is wrong.
 BUSY_TIMEOUT_S = 5.0
 IN_MEMORY = ":memory:"
+# What the monitor keeps in memory while the history cannot be written (a full disk):
+# minutes and events, a few hundred bytes each; this is more than a working day.
+MAX_KEPT_WRITES = 5000
+# The way out when the data folder cannot be used: another one.
+_ELSEWHERE = "or set POSTURE_HOME to another folder"
 
 
 class HistoryError(PostureError):
@@ -61,23 +81,28 @@ class HistoryError(PostureError):
 
 
 def default_path() -> Path:
+    """The history file in the data directory."""
     return data_dir() / HISTORY_FILE
 
 
 # -- schema ------------------------------------------------------------------------------------
 
-# Per-verdict seconds live in one column each, named after the verdict.
+# Per-verdict seconds live in one column each, named after the verdict. A new verdict
+# needs a new migration that adds its column (tests/test_store.py checks that every
+# verdict has one).
 VERDICT_COLUMNS = {verdict: verdict.value.replace("-", "_") + "_s" for verdict in Verdict}
 
 
 @dataclass(frozen=True)
 class Migration:
+    """One numbered step of the schema. Its SQL is frozen as written: once released, a
+    migration never changes (what it means must not depend on today's code), and a
+    change of schema is a new migration."""
+
     version: int
     description: str
     statements: tuple[str, ...]
 
-
-_VERDICT_SECONDS = ",\n".join(f"    {c} REAL NOT NULL DEFAULT 0" for c in VERDICT_COLUMNS.values())
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -92,11 +117,18 @@ MIGRATIONS: tuple[Migration, ...] = (
     source_kind TEXT NOT NULL,
     profile TEXT
 )""",
-            f"""CREATE TABLE minutes (
+            """CREATE TABLE minutes (
     session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0),
     present_s REAL NOT NULL CHECK (present_s >= 0),
-{_VERDICT_SECONDS},
+    good_s REAL NOT NULL DEFAULT 0,
+    slouch_s REAL NOT NULL DEFAULT 0,
+    forward_head_s REAL NOT NULL DEFAULT 0,
+    lateral_lean_s REAL NOT NULL DEFAULT 0,
+    too_close_s REAL NOT NULL DEFAULT 0,
+    reclined_s REAL NOT NULL DEFAULT 0,
+    no_person_s REAL NOT NULL DEFAULT 0,
+    person_no_pose_s REAL NOT NULL DEFAULT 0,
     mean_score REAL,
     scored_s REAL NOT NULL DEFAULT 0,
     mean_neck_excess REAL,
@@ -145,6 +177,54 @@ MIGRATIONS: tuple[Migration, ...] = (
     note TEXT NOT NULL DEFAULT ''
 )""",
             "CREATE INDEX pain_by_time ON pain (at)",
+        ),
+    ),
+    Migration(
+        2,
+        "minutes: drop mean_score and scored_s, which nothing read",
+        (
+            # Rebuilt rather than ALTER TABLE DROP COLUMN, which needs SQLite 3.35
+            # (2021): older distributions still ship Pythons linked to 3.31-3.34.
+            """CREATE TABLE minutes_v2 (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0),
+    present_s REAL NOT NULL CHECK (present_s >= 0),
+    good_s REAL NOT NULL DEFAULT 0,
+    slouch_s REAL NOT NULL DEFAULT 0,
+    forward_head_s REAL NOT NULL DEFAULT 0,
+    lateral_lean_s REAL NOT NULL DEFAULT 0,
+    too_close_s REAL NOT NULL DEFAULT 0,
+    reclined_s REAL NOT NULL DEFAULT 0,
+    no_person_s REAL NOT NULL DEFAULT 0,
+    person_no_pose_s REAL NOT NULL DEFAULT 0,
+    mean_neck_excess REAL,
+    neck_s REAL NOT NULL DEFAULT 0,
+    mean_trunk_excess REAL,
+    trunk_s REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (session_id, minute_start)
+)""",
+            """INSERT INTO minutes_v2 SELECT session_id, minute_start, present_s, good_s,
+    slouch_s, forward_head_s, lateral_lean_s, too_close_s, reclined_s, no_person_s,
+    person_no_pose_s, mean_neck_excess, neck_s, mean_trunk_excess, trunk_s FROM minutes""",
+            "DROP TABLE minutes",
+            "ALTER TABLE minutes_v2 RENAME TO minutes",
+            "CREATE INDEX minutes_by_time ON minutes (minute_start)",
+        ),
+    ),
+    Migration(
+        3,
+        "minutes: credit_s, the seconds weighted by the posture of each moment",
+        (
+            "ALTER TABLE minutes ADD COLUMN credit_s REAL NOT NULL DEFAULT 0",
+            # Rows written before: the weights as they were computed then, from the
+            # minute's mean deviations (0.5 per bad second at the threshold, falling
+            # to 0 one tolerance further; 0.5 when not measured).
+            """UPDATE minutes SET credit_s = good_s
+    + (slouch_s + reclined_s)
+        * 0.5 * MIN(1.0, MAX(0.0, 2.0 - MAX(COALESCE(mean_trunk_excess, 1.0), 1.0)))
+    + forward_head_s
+        * 0.5 * MIN(1.0, MAX(0.0, 2.0 - MAX(COALESCE(mean_neck_excess, 1.0), 1.0)))
+    + (too_close_s + lateral_lean_s) * 0.5""",
         ),
     ),
 )
@@ -229,13 +309,70 @@ def _local(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp).astimezone()
 
 
+def _utc_offset(stamp: int) -> int:
+    return time.localtime(stamp).tm_gmtoff
+
+
+# Time zones change their offset at most once in this long (twice a year in practice).
+_OFFSET_STEP_S = 6 * 3600
+
+
+def _offset_pieces(low: float, high: float) -> list[tuple[int, int]]:
+    """(from this Unix second on, UTC offset in seconds) from `low` to `high`, one piece
+    per offset: the clock is read every six hours and each change found to the second
+    (some zones move by half an hour, at any minute)."""
+    start = math.floor(low)
+    pieces = [(start, _utc_offset(start))]
+    while start < high:
+        end = min(start + _OFFSET_STEP_S, math.ceil(high))
+        if _utc_offset(end) != pieces[-1][1]:
+            before, after = start, end  # the offset changes in (before, after]
+            while after - before > 1:
+                middle = (before + after) // 2
+                if _utc_offset(middle) == pieces[-1][1]:
+                    before = middle
+                else:
+                    after = middle
+            pieces.append((after, _utc_offset(after)))
+        start = end
+    return pieces
+
+
+def _local_iso_sql(column: str, pieces: list[tuple[int, int]]) -> str:
+    """SQL for `column` (Unix seconds) as local ISO 8601 with its UTC offset, as
+    `datetime.isoformat(timespec="seconds")` writes it ('2026-11-24T09:00:00+01:00'),
+    computed by SQLite: the offsets of the stamps present are known (`pieces`), so no
+    row calls back into Python."""
+    if not pieces:
+        return "NULL"
+
+    def by_piece(values: list[str]) -> str:
+        if len(values) == 1:
+            return values[0]
+        branches = " ".join(
+            f"WHEN {column} < {start} THEN {value}"
+            for (start, _), value in zip(pieces[1:], values, strict=False)
+        )
+        return f"(CASE {branches} ELSE {values[-1]} END)"
+
+    def suffix(offset: int) -> str:
+        hours, minutes = divmod(abs(offset) // 60, 60)
+        return f"'{'-' if offset < 0 else '+'}{hours:02d}:{minutes:02d}'"
+
+    shift = by_piece([str(offset) for _, offset in pieces])
+    zone = by_piece([suffix(offset) for _, offset in pieces])
+    return (
+        f"(strftime('%Y-%m-%dT%H:%M:%S', CAST({column} AS INTEGER) + {shift}, 'unixepoch')"
+        f" || {zone})"
+    )
+
+
 def _minute_params(session_id: int, row: MinuteRow) -> dict[str, Any]:
     params: dict[str, Any] = {
         "session_id": session_id,
         "minute_start": round(row.start.timestamp()),
         "present_s": row.present_s,
-        "mean_score": row.mean_score,
-        "scored_s": row.scored_s,
+        "credit_s": row.credit,
         "mean_neck_excess": row.mean_neck_excess,
         "neck_s": row.neck_s,
         "mean_trunk_excess": row.mean_trunk_excess,
@@ -250,8 +387,7 @@ def _minute_from(row: sqlite3.Row) -> MinuteRow:
     return MinuteRow(
         start=_local(row["minute_start"]),
         seconds={v: row[c] for v, c in VERDICT_COLUMNS.items() if row[c]},
-        mean_score=row["mean_score"],
-        scored_s=row["scored_s"],
+        credit_s=row["credit_s"],
         mean_neck_excess=row["mean_neck_excess"],
         neck_s=row["neck_s"],
         mean_trunk_excess=row["mean_trunk_excess"],
@@ -270,6 +406,8 @@ _UPSERT_MINUTE = (
 
 @dataclass(frozen=True)
 class StoredSession:
+    """One run of the monitor, as stored."""
+
     id: int
     started_at: datetime
     ended_at: datetime | None  # None: still running, or the monitor was killed
@@ -280,6 +418,8 @@ class StoredSession:
 
 @dataclass(frozen=True)
 class Calibration:
+    """A calibration that was saved, as stored."""
+
     at: datetime
     profile: str
     view: str
@@ -303,12 +443,19 @@ def _history_error(error: sqlite3.Error, path: Path | str) -> HistoryError:
             f"history database {path} is damaged ({text}); posture leaves it untouched: "
             f"{aside} (`sqlite3 {path} .recover` may rescue its rows)"
         )
+    if "full" in text:
+        return HistoryError(
+            f"cannot write history database {path}: the disk is full; free some space and try again"
+        )
     if "locked" in text or "busy" in text:
         return HistoryError(
             f"history database {path} stayed locked by another posture process for "
             f"{BUSY_TIMEOUT_S:g} s: try again"
         )
     if "readonly" in text or "unable to open" in text:
+        problem = None if str(path) == IN_MEMORY else writable_problem(Path(path))
+        if problem is not None:
+            return HistoryError(f"cannot write the history: {problem} ({_ELSEWHERE})")
         return HistoryError(
             f"cannot open or write history database {path} ({text}): give your user read and "
             f"write access to it and its folder (chmod 600 {path})"
@@ -323,23 +470,62 @@ def _prepare_file(path: Path) -> None:
             f"history database {path} is a folder, not a file: move it away, "
             "or set POSTURE_HOME to another folder"
         )
-    folder = path.parent
-    if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
-        folder.chmod(0o700)
-    elif not folder.is_dir():
-        raise HistoryError(f"cannot create history database {path}: {folder} is not a folder")
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another process was quicker
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise HistoryError(
-            f"cannot open history database {path}: permission denied; give your user "
-            f"read and write access (chmod 600 {path})"
-        )
+    try:
+        private_folder(path.parent)
+        touch_private(path)
+    except PathError as error:
+        raise HistoryError(f"cannot create the history: {error} ({_ELSEWHERE})") from None
+    problem = writable_problem(path)
+    if problem is not None:
+        raise HistoryError(f"cannot write the history: {problem} ({_ELSEWHERE})")
+
+
+def _make_private(path: Path) -> None:
+    """An older or copied history readable by others becomes the user's only (after it
+    was found to be a posture history: another program's file is never touched)."""
     info = path.stat()
     if info.st_mode & 0o077 and info.st_uid == os.getuid():
-        path.chmod(0o600)  # an older or copied file: health data stays private
+        path.chmod(0o600)
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False, uri=uri
+    )
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """The file opened so that nothing can be written to it, even on a read-only disk.
+
+    A WAL database needs its shared-memory file to be read; where that cannot be
+    created (a read-only file system or folder), nobody can be writing the file
+    either, and SQLite is told it will not change (`immutable`).
+    """
+    if not path.is_file():
+        raise HistoryError(f"no history database at {path}")
+    uri = path.absolute().as_uri() + "?mode=ro"
+    conn = _connect(uri, uri=True)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError as error:
+        conn.close()
+        if "unable to open" not in str(error) or writable_problem(path) is None:
+            raise
+        conn = _connect(uri + "&immutable=1", uri=True)
+    return conn
+
+
+def _migrated_copy(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """A history from an older posture, read without upgrading the file: a copy in
+    memory, migrated there (the next `posture monitor` upgrades the file itself)."""
+    copy = _connect(IN_MEMORY)
+    conn.backup(copy)
+    conn.close()
+    copy.execute("PRAGMA foreign_keys = ON")
+    migrate(copy)
+    return copy
 
 
 # -- the store ---------------------------------------------------------------------------------
@@ -358,29 +544,59 @@ class HistoryStore:
         path: Path | str | None = None,
         *,
         now: Callable[[], datetime] = _now,
+        read_only: bool = False,
     ) -> None:
         self.path: Path | str = default_path() if path is None else path
+        self.read_only = read_only
         self._now = now
         self._lock = threading.RLock()
         self._session_id: int | None = None
         self._session_row: dict[str, Any] = {}
-        self._tally: MinuteTally | None = None
+        self._minutes = MinuteTallies(self._write_minute, self._stored_minute)
+        # Writes not in the file yet (it could not be written): events in order, and
+        # each minute's latest totals, by (session id, minute start).
+        self._kept: list[tuple[dict[str, Any], str, Sequence[Any]]] = []
+        self._kept_minutes: dict[tuple[int, int], tuple[dict[str, Any], MinuteRow]] = {}
+        self._lost = 0
+        self.write_problem: str | None = None
+        """Why the history could not be written lately (kept in memory), or None."""
+        self.on_write_problem: Callable[[str | None], None] | None = None
+        """Called with the problem when writes start failing, and with None when they
+        succeed again: the monitor's way to show it."""
         self._closed = False
         self._conn = self._open()
 
     @classmethod
     def in_memory(cls, now: Callable[[], datetime] = _now) -> HistoryStore:
+        """The same store without a file: for tests, and for reading a history not made yet."""
         return cls(IN_MEMORY, now=now)
 
     def _open(self) -> sqlite3.Connection:
-        if self.path != IN_MEMORY:
-            _prepare_file(Path(self.path))
-        conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
+        """Connects, validates without changing anything, and only then prepares the file
+        (WAL, migrations, private mode): a file that is refused is left exactly as it was."""
+        path = None if self.path == IN_MEMORY else Path(self.path)
         try:
-            self._configure(conn)
+            if path is None:
+                conn = _connect(IN_MEMORY)
+            elif self.read_only:
+                conn = _connect_read_only(path)
+            else:
+                _prepare_file(path)
+                conn = _connect(str(path))
+        except sqlite3.Error as error:
+            raise _history_error(error, self.path) from error
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = self._validate(conn)
+            if self.read_only:
+                if version < MIGRATIONS[-1].version:
+                    conn = _migrated_copy(conn)
+                return conn
+            if path is not None:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                _make_private(path)
+            migrate(conn)
         except sqlite3.Error as error:
             conn.close()
             raise _history_error(error, self.path) from error
@@ -389,12 +605,14 @@ class HistoryStore:
             raise
         return conn
 
-    def _configure(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA foreign_keys = ON")
-        if self.path != IN_MEMORY:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    def _validate(self, conn: sqlite3.Connection) -> int:
+        """Refuses a damaged file, another program's database or a newer posture's history,
+        by reading only. Returns the schema version.
+
+        Only a writer checks every page first (quick_check: 90 ms for a year of
+        history): a reader that meets a damaged page says so when it does.
+        """
+        problem = "ok" if self.read_only else conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         if problem != "ok":
             detail = " ".join(str(problem).replace("*** in database main ***", "").split())
             raise _history_error(sqlite3.DatabaseError(f"malformed: {detail}"), self.path)
@@ -413,7 +631,7 @@ class HistoryStore:
                 f"table {others[0][0]!r}); posture leaves it untouched: set POSTURE_HOME "
                 "to another folder or move the file away"
             )
-        migrate(conn)
+        return version
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -427,6 +645,8 @@ class HistoryStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction; IMMEDIATE so a busy database waits up front."""
+        if self.read_only:
+            raise HistoryError(f"history database {self.path} was opened for reading only")
         with self._lock, self._guard():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -440,6 +660,13 @@ class HistoryStore:
         with self._lock, self._guard():
             return self._conn.execute(sql, params).fetchall()
 
+    def _tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples: a third of the cost of `sqlite3.Row` for many rows."""
+        with self._lock, self._guard():
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()
+
     def close(self) -> None:
         """Writes the current minute and closes the file; closing twice is harmless."""
         with self._lock:
@@ -447,6 +674,15 @@ class HistoryStore:
                 return
             try:
                 self.flush()
+                if self._kept or self._kept_minutes:
+                    self._lost += len(self._kept) + len(self._kept_minutes)
+                if self._lost:
+                    log.warning(
+                        "%d minutes and events could not be written to %s (%s) and are lost",
+                        self._lost,
+                        self.path,
+                        self.write_problem or "no room",
+                    )
             finally:
                 self._closed = True
                 self._conn.close()
@@ -459,12 +695,16 @@ class HistoryStore:
 
     @property
     def schema_version(self) -> int:
+        """The schema version of the history (of the migrated copy, for an older one read-only)."""
         with self._lock, self._guard():
             return schema_version(self._conn)
 
     # -- the Recorder protocol -------------------------------------------------------------
 
     def begin_session(self, info: SessionInfo) -> None:
+        """Starts recording a monitor run (ending the one before, if any)."""
+        if self.read_only:
+            raise HistoryError(f"history database {self.path} was opened for reading only")
         with self._lock:
             if self._session_id is not None:
                 self.end_session(self._now())
@@ -474,100 +714,172 @@ class HistoryStore:
                 "source_kind": info.source.split(" ", 1)[0] or "unknown",
                 "profile": info.profile,
             }
-            with self._transaction() as conn:
-                cursor = conn.execute(
-                    "INSERT INTO sessions (started_at, source, source_kind, profile) "
-                    "VALUES (:started_at, :source, :source_kind, :profile)",
-                    row,
-                )
-            self._session_id = cursor.lastrowid
-            self._session_row = {"id": self._session_id, **row}
+            try:
+                with self._lock:
+                    cursor = self._conn.execute(
+                        "INSERT INTO sessions (started_at, source, source_kind, profile) "
+                        "VALUES (:started_at, :source, :source_kind, :profile)",
+                        row,
+                    )
+                session_id = cursor.lastrowid
+            except sqlite3.OperationalError as error:
+                # A full disk: the session row is written with the first rows that
+                # can be, under the id it would have had.
+                session_id = self._query("SELECT COALESCE(MAX(id), 0) + 1 FROM sessions")[0][0]
+                self._keeping(error)
+            self._session_id = session_id
+            self._session_row = {"id": session_id, **row}
 
     def _session(self) -> int:
         if self._session_id is None:
             raise RuntimeError("begin_session() must come before anything is recorded")
         return self._session_id
 
-    def _write(self, sql: str, params: dict[str, Any] | Sequence[Any]) -> None:
-        """One row of the current session, in its own transaction.
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        """One change to the current session, written at once if the file allows."""
+        with self._lock:
+            self._kept.append((self._session_row, sql, params))
+            self._write_kept()
 
-        The session row is put back first if `posture data delete` removed it
-        while the monitor was running, so the monitor never fails over it.
+    def _write_kept(self) -> None:
+        """Writes everything not written yet in one transaction, or keeps it.
+
+        Each session's row is put back first, if `posture data delete` removed it
+        while the monitor was running, so the monitor never fails over it. A write
+        the file refuses (full disk, I/O error, still locked after the busy timeout)
+        is kept in memory for the next try: the monitor goes on coaching.
         """
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO sessions (id, started_at, source, source_kind, profile) "
-                "VALUES (:id, :started_at, :source, :source_kind, :profile)",
-                self._session_row,
-            )
-            conn.execute(sql, params)
+        if not (self._kept or self._kept_minutes):
+            return
+        sessions = {row["id"]: row for row, _, _ in self._kept}
+        sessions.update({row["id"]: row for row, _ in self._kept_minutes.values()})
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for row in sessions.values():
+                    conn.execute(
+                        "INSERT OR IGNORE INTO sessions (id, started_at, source, source_kind, "
+                        "profile) VALUES (:id, :started_at, :source, :source_kind, :profile)",
+                        row,
+                    )
+                for _, sql, params in self._kept:
+                    conn.execute(sql, params)
+                for (session_id, _), (_, minute) in self._kept_minutes.items():
+                    conn.execute(_UPSERT_MINUTE, _minute_params(session_id, minute))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as error:
+            self._keeping(error)
+            return
+        except sqlite3.Error as error:  # a bad row: a bug, not the disk's fault
+            self._kept.clear()
+            self._kept_minutes.clear()
+            raise _history_error(error, self.path) from error
+        written = len(self._kept) + len(self._kept_minutes)
+        self._kept.clear()
+        self._kept_minutes.clear()
+        if self.write_problem is not None:
+            log.warning("history written again: %d kept minutes and events saved", written)
+            self.write_problem = None
+            if self.on_write_problem is not None:
+                self.on_write_problem(None)
+
+    def _keeping(self, error: sqlite3.Error) -> None:
+        """A write failed: say so once, keep what waits within bounds."""
+        while len(self._kept) + len(self._kept_minutes) > MAX_KEPT_WRITES:
+            if self._kept_minutes:
+                del self._kept_minutes[next(iter(self._kept_minutes))]
+            else:
+                del self._kept[0]
+            self._lost += 1
+        if self.write_problem is not None:
+            return
+        self.write_problem = str(_history_error(error, self.path))
+        log.warning(
+            "%s; posture keeps coaching, holds this session's minutes in memory and "
+            "writes them as soon as it can",
+            self.write_problem,
+        )
+        if self.on_write_problem is not None:
+            self.on_write_problem(self.write_problem)
 
     def add_sample(self, sample: Sample) -> None:
         """Adds the sample's seconds to the minute(s) it covers; writes finished minutes."""
         with self._lock:
             self._session()
-            start = sample.at - timedelta(seconds=sample.duration_s)
-            for minute, seconds in split_by_minute(start, sample.at):
-                if self._tally is None or minute != self._tally.start:
-                    self._switch_minute(minute)
-                assert self._tally is not None
-                self._tally.add(
-                    sample.verdict, seconds, sample.score, sample.neck_excess, sample.trunk_excess
-                )
+            self._minutes.add(sample)
 
-    def _switch_minute(self, minute: datetime) -> None:
-        if self._tally is not None:
-            self._write_minute(self._tally.row())
-        # Normally nothing is stored for a new minute; if the wall clock stepped
-        # back, the stored row is the base, so the upsert never loses seconds.
+    def _stored_minute(self, minute: datetime) -> MinuteRow | None:
+        """Normally nothing is stored for a new minute; if the wall clock stepped back,
+        the stored (or kept) row is the base, so the upsert never loses seconds."""
+        kept = self._kept_minutes.pop((self._session(), round(minute.timestamp())), None)
+        if kept is not None:
+            return kept[1]
         stored = self._query(
             "SELECT * FROM minutes WHERE session_id = ? AND minute_start = ?",
             (self._session(), round(minute.timestamp())),
         )
-        self._tally = MinuteTally(minute, _minute_from(stored[0]) if stored else None)
+        return _minute_from(stored[0]) if stored else None
 
     def _write_minute(self, row: MinuteRow) -> None:
-        self._write(_UPSERT_MINUTE, _minute_params(self._session(), row))
+        with self._lock:
+            key = (self._session(), round(row.start.timestamp()))
+            self._kept_minutes[key] = (self._session_row, row)
+            self._write_kept()
 
     def flush(self) -> None:
-        """Writes the current minute so far (an upsert: flushing again replaces it)."""
+        """Writes the current minute so far (an upsert: flushing again replaces it), and
+        whatever an earlier write could not."""
         with self._lock:
-            if self._tally is not None and self._session_id is not None:
-                self._write_minute(self._tally.row())
+            current = self._minutes.current()
+            if current is not None and self._session_id is not None:
+                self._write_minute(current)
+            else:
+                self._write_kept()
 
     def add_episode(self, episode: Episode) -> None:
+        """Records a stretch of bad posture of the current session."""
         self._write(
             "INSERT INTO episodes (session_id, start, end, verdict) VALUES (?, ?, ?, ?)",
             (self._session(), _stamp(episode.start), _stamp(episode.end), episode.verdict.value),
         )
 
     def add_nudge(self, nudge: Nudge) -> None:
+        """Records a reminder that was shown in the current session."""
         self._write(
             "INSERT INTO nudges (session_id, at, kind, message) VALUES (?, ?, ?, ?)",
             (self._session(), _stamp(nudge.at), nudge.kind, nudge.message),
         )
 
     def add_break(self, interval: Break) -> None:
+        """Records a movement break taken in the current session."""
         self._write(
             "INSERT INTO breaks (session_id, start, end) VALUES (?, ?, ?)",
             (self._session(), _stamp(interval.start), _stamp(interval.end)),
         )
 
     def end_session(self, ended_at: datetime) -> None:
+        """Writes the current minute and the session's end; nothing recorded after."""
         with self._lock:
             if self._session_id is None:
                 return
             self.flush()
-            with self._transaction() as conn:
-                conn.execute(
-                    "UPDATE sessions SET ended_at = ? WHERE id = ?",
-                    (_stamp(ended_at), self._session_id),
-                )
-            self._session_id, self._tally = None, None
+            self._write(
+                "UPDATE sessions SET ended_at = ? WHERE id = ?",
+                (_stamp(ended_at), self._session_id),
+            )
+            self._session_id = None
+            self._minutes.open = None
 
     # -- calibrations and the pain journal -------------------------------------------------
 
     def record_calibration(self, at: datetime, profile: str, view: str, frame_count: int) -> None:
+        """Records that a profile was calibrated (a one-off write: failing, a `HistoryError`)."""
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO calibrations (at, profile, view, frame_count) VALUES (?, ?, ?, ?)",
@@ -612,10 +924,12 @@ class HistoryStore:
             ) from error
 
     def minutes(self, start: datetime, end: datetime) -> list[MinuteRow]:
+        """The stored minutes that start in [start, end), one row per session and minute."""
         rows = self._between("minutes", "minute_start", start, end)
         return self._parsed(lambda: [_minute_from(r) for r in rows])
 
     def episodes(self, start: datetime, end: datetime) -> list[Episode]:
+        """The episodes that start in [start, end), in time order."""
         rows = self._between("episodes", "start", start, end)
         return self._parsed(
             lambda: [
@@ -624,16 +938,19 @@ class HistoryStore:
         )
 
     def nudges(self, start: datetime, end: datetime) -> list[Nudge]:
+        """The nudges shown in [start, end), in time order."""
         rows = self._between("nudges", "at", start, end)
         return self._parsed(lambda: [Nudge(_local(r["at"]), r["kind"], r["message"]) for r in rows])
 
     def breaks(self, start: datetime, end: datetime) -> list[Break]:
+        """The breaks that start in [start, end), in time order."""
         rows = self._between("breaks", "start", start, end)
         return self._parsed(lambda: [Break(_local(r["start"]), _local(r["end"])) for r in rows])
 
     def pain_entries(
         self, start: datetime | None = None, end: datetime | None = None
     ) -> list[PainEntry]:
+        """The pain journal entries in [start, end) (default: all of them), oldest first."""
         low = start or datetime.fromtimestamp(0).astimezone()
         high = end or datetime(9999, 1, 1).astimezone()
         rows = self._between("pain", "at", low, high)
@@ -645,6 +962,7 @@ class HistoryStore:
         )
 
     def sessions(self, start: datetime, end: datetime) -> list[StoredSession]:
+        """The monitor runs that started in [start, end)."""
         rows = self._between("sessions", "started_at", start, end)
         return [
             StoredSession(
@@ -659,6 +977,7 @@ class HistoryStore:
         ]
 
     def calibrations(self, start: datetime, end: datetime) -> list[Calibration]:
+        """The calibrations recorded in [start, end)."""
         rows = self._between("calibrations", "at", start, end)
         return [
             Calibration(_local(r["at"]), r["profile"], r["view"], r["frame_count"]) for r in rows
@@ -670,32 +989,99 @@ class HistoryStore:
         Episodes reach back a day, so a nudge just after midnight finds the
         episode it interrupted.
         """
+        return HistoryRows(minutes=tuple(self.minutes(start, end)), **self._events(start, end))
+
+    def _events(self, start: datetime, end: datetime) -> dict[str, Any]:
+        return {
+            "episodes": tuple(self.episodes(start - timedelta(days=1), end)),
+            "nudges": tuple(self.nudges(start, end)),
+            "breaks": tuple(self.breaks(start, end)),
+            "pains": tuple(self.pain_entries(start, end)),
+        }
+
+    def days(self, first: date, last: date, *, detail: bool = True) -> HistoryRows:
+        """The rows of local days `first` to `last`, inclusive.
+
+        With `detail`, every minute (a day's timeline and 10-minute scores need
+        them). Without, the minutes summed up per day in SQL, and each minute's
+        present seconds for the stretches of sitting: a year of history reads in a
+        fraction of a second.
+        """
+        start, end = day_bounds(first)[0], day_bounds(last)[1]
+        if detail:
+            return self.rows(start, end)
+        presence = self._tuples(
+            "SELECT minute_start, present_s FROM minutes "
+            "WHERE minute_start >= ? AND minute_start < ? ORDER BY minute_start",
+            (_stamp(start), _stamp(end)),
+        )
         return HistoryRows(
-            minutes=tuple(self.minutes(start, end)),
-            episodes=tuple(self.episodes(start - timedelta(days=1), end)),
-            nudges=tuple(self.nudges(start, end)),
-            breaks=tuple(self.breaks(start, end)),
-            pains=tuple(self.pain_entries(start, end)),
+            day_totals=self._day_totals(first, last),
+            presence=tuple(presence),
+            **self._events(start, end),
         )
 
-    def days(self, first: date, last: date) -> HistoryRows:
-        """The rows of local days `first` to `last`, inclusive."""
-        return self.rows(day_bounds(first)[0], day_bounds(last)[1])
+    def _day_totals(self, first: date, last: date) -> dict[date, Totals]:
+        """Each local day's minutes summed up by SQLite, one indexed range per day."""
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        # The bounds are computed here (local midnights, DST included) and are
+        # integers of our own making, so they go into the SQL as literals: a year
+        # of them would pass the 999 parameters older SQLite versions allow.
+        bounds = ", ".join(
+            f"({index}, {round(day_bounds(day)[0].timestamp())}, "
+            f"{round(day_bounds(day)[1].timestamp())})"
+            for index, day in enumerate(days)
+        )
+        sums = ", ".join(f"SUM({column})" for column in VERDICT_COLUMNS.values())
+        rows = self._tuples(
+            f"WITH days (day, low, high) AS (VALUES {bounds}) "
+            f"SELECT day, COUNT(*), SUM(credit_s), {sums} FROM days JOIN minutes "
+            "ON minute_start >= low AND minute_start < high GROUP BY day"
+        )
+        verdicts = list(VERDICT_COLUMNS)
+        return {
+            days[row[0]]: Totals(
+                {v: seconds for v, seconds in zip(verdicts, row[3:], strict=True) if seconds},
+                row[2],
+                row[1],
+            )
+            for row in rows
+        }
 
     # -- data ownership --------------------------------------------------------------------
 
     def table_rows(self, table: str) -> list[dict[str, Any]]:
         """A table's rows as plain dicts, times as local ISO 8601 (for export)."""
+        columns = self._columns(table)
+        rows = self._tuples(self._export_query(table, columns, "values"))
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def _export_query(self, table: str, columns: list[str], form: str) -> str:
+        """SELECT a table's rows in storage order, times as local ISO 8601: as Python
+        values ("values"), or each row as one CSV line ("csv") or one JSON object
+        ("json") made by SQLite. SQLite writes the times, the numbers (to 15
+        significant digits) and the line in C, so a year of minutes comes back as
+        120,000 strings rather than two million values for Python to format."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
-        rows = []
-        for row in self._query(f"SELECT * FROM {table} ORDER BY rowid"):
-            item = dict(row)
-            for column in TABLES[table]:
-                if item[column] is not None:
-                    item[column] = _local(item[column]).isoformat(timespec="seconds")
-            rows.append(item)
-        return rows
+        ranges = ", ".join(f"MIN({c}), MAX({c})" for c in TABLES[table])
+        stamps = [v for v in self._tuples(f"SELECT {ranges} FROM {table}")[0] if v is not None]
+        pieces = _offset_pieces(min(stamps), max(stamps)) if stamps else []
+        shown = [_local_iso_sql(c, pieces) if c in TABLES[table] else c for c in columns]
+        if form == "json":
+            pairs = ", ".join(f"'{c}', {e}" for c, e in zip(columns, shown, strict=True))
+            shown = [f"json_object({pairs})"]
+        elif form == "csv":
+            info = {row["name"]: row for row in self._query(f"PRAGMA table_info({table})")}
+            cells = []
+            for column, expression in zip(columns, shown, strict=True):
+                if info[column]["type"].upper() == "TEXT":  # quoted, quotes doubled (RFC 4180)
+                    expression = f"""'"' || replace({expression}, '"', '""') || '"'"""
+                if not info[column]["notnull"]:
+                    expression = f"COALESCE({expression}, '')"  # NULL: an empty cell
+                cells.append(expression)
+            shown = [" || ',' || ".join(cells)]
+        return f"SELECT {', '.join(shown)} FROM {table} ORDER BY rowid"
 
     def export_all(self, path: Path, fmt: str = "csv") -> dict[str, int]:
         """Every table: one JSON file, or a new folder of CSV files (`TABLE.csv` each).
@@ -705,27 +1091,51 @@ class HistoryStore:
         """
         if fmt not in ("csv", "json"):
             raise HistoryError(f"export format must be csv or json, got {fmt!r}")
+        form = "json" if fmt == "json" else "csv"
         with self._lock:
-            tables = {name: self.table_rows(name) for name in TABLES}
-        if fmt == "json":
-            document = {
-                "format": "posture-history",
-                "schema_version": self.schema_version,
-                "exported_at": self._now().isoformat(timespec="seconds"),
-                "tables": tables,
-            }
-            with _create_private(path) as out:
-                json.dump(document, out, indent=1, ensure_ascii=False)
-            return {name: len(rows) for name, rows in tables.items()}
-        _create_private_folder(path)
-        for name, rows in tables.items():
-            target = path / f"{name}.csv"
-            with _create_private(target) as out:
-                columns = list(rows[0]) if rows else self._columns(name)
-                writer = csv.DictWriter(out, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-        return {name: len(rows) for name, rows in tables.items()}
+            tables = {}
+            for name in TABLES:
+                columns = self._columns(name)
+                tables[name] = (columns, self._tuples(self._export_query(name, columns, form)))
+        try:
+            if fmt == "json":
+                self._export_json(path, tables)
+            else:
+                self._export_csv(path, tables)
+        except PathError as error:
+            raise HistoryError(f"cannot export: {error}") from None
+        return {name: len(rows) for name, (_, rows) in tables.items()}
+
+    def _export_json(
+        self, path: Path, tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
+    ) -> None:
+        """{"format", "schema_version", "exported_at", "tables": {name: [row, ...]}}, one
+        row (an object SQLite made) per line."""
+        head = {
+            "format": "posture-history",
+            "schema_version": self.schema_version,
+            "exported_at": self._now().isoformat(timespec="seconds"),
+        }
+        with private_text_file(path, exclusive=True) as out:
+            out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "tables": {')
+            for number, (name, (_, rows)) in enumerate(tables.items()):
+                out.write(("" if number == 0 else ",") + f"\n{json.dumps(name)}: [")
+                out.write(",".join("\n" + row[0] for row in rows))
+                out.write("]")
+            out.write("}}\n")
+
+    def _export_csv(
+        self, path: Path, tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
+    ) -> None:
+        if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+            raise HistoryError(
+                f"{path} already exists: give a new folder name for the CSV files, or move it away"
+            )
+        private_folder(path)
+        for name, (columns, rows) in tables.items():
+            with private_text_file(path / f"{name}.csv", exclusive=True) as out:
+                out.write(",".join(columns) + "\r\n")
+                out.write("".join(row[0] + "\r\n" for row in rows))
 
     def _columns(self, table: str) -> list[str]:
         return [row["name"] for row in self._query(f"PRAGMA table_info({table})")]
@@ -757,27 +1167,3 @@ class HistoryStore:
             if self.path != IN_MEMORY:
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts
-
-
-@contextlib.contextmanager
-def _create_private(path: Path) -> Iterator[Any]:
-    """A new text file readable by the user only; an existing one is an error, not replaced."""
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        raise HistoryError(f"{path} already exists: choose a new name, or move it away") from None
-    except OSError as error:
-        raise HistoryError(f"cannot create {path}: {error.strerror}") from error
-    with open(descriptor, "w", encoding="utf-8", newline="") as out:
-        yield out
-
-
-def _create_private_folder(path: Path) -> None:
-    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
-        raise HistoryError(
-            f"{path} already exists: give a new folder name for the CSV files, or move it away"
-        )
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as error:
-        raise HistoryError(f"cannot create folder {path}: {error.strerror}") from error

@@ -1,4 +1,5 @@
-"""Words shared across the stages: what a frame was judged, where the camera sat.
+"""Words shared across the stages: what a frame was judged, where the camera sat,
+what a reminder asks for.
 
 This module imports nothing of the project, so the history, the report and the
 store can speak of verdicts and views without loading the scorer, numpy or the
@@ -8,6 +9,7 @@ calibration package.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal, get_args
 
 
 class View(str, Enum):
@@ -32,4 +34,14 @@ class Verdict(str, Enum):
 
     @property
     def is_bad(self) -> bool:
+        """Whether this verdict is bad posture (away and good are not)."""
         return self not in (Verdict.GOOD, Verdict.NO_PERSON)
+
+
+# What a reminder asks for: good posture again ("posture"), more distance from the
+# screen ("distance"), or a movement break ("break"). Plain strings (a Literal, not an
+# Enum), so that they are stored, formatted and used as dictionary keys as they read.
+NudgeKind = Literal["posture", "distance", "break"]
+NUDGE_KINDS: tuple[NudgeKind, ...] = get_args(NudgeKind)
+# The nudges answered by good posture again: the recovery times of a report.
+POSTURE_NUDGE_KINDS: tuple[NudgeKind, ...] = ("posture", "distance")

@@ -8,6 +8,7 @@ break the tests; the rules that use them must still hold.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -636,10 +637,11 @@ def test_a_failed_save_keeps_the_old_profile_and_no_temp_file(
     before = (store.folder / "desk.json").read_bytes()
 
     def crash(src: str, dst: str) -> None:
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
+    # A full disk is the user's to fix: one line saying so, not an internal error.
+    with pytest.raises(ProfileError, match=r"cannot save profile 'desk': the disk .* is full"):
         store.save(make_profile("desk", View.FRONTAL))
     assert (store.folder / "desk.json").read_bytes() == before
     assert sorted(p.name for p in store.folder.iterdir()) == ["desk.json"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import time
 from datetime import date, datetime, timedelta
 
@@ -11,19 +13,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posture.history import (
-    BREAK_DUE_EVERY_S,
+    DEFAULT_BREAK_DUE_S,
     HistoryRows,
     MinuteRow,
+    MinuteTallies,
     MinuteTally,
-    PainEntry,
     Span,
     bad_credit,
     blocks,
     breaks_due,
     combine_minutes,
+    composition,
     day_bounds,
     longest_good_streak,
     merge_spans,
+    minute_presence,
     minute_start,
     posture_score,
     recovery_times,
@@ -34,7 +38,11 @@ from posture.history import (
     summarize_day,
     timeline,
 )
-from posture.records import Break, Episode, Nudge
+from posture.monitor import MonitorSummary
+from posture.nudges import NudgePolicy
+from posture.pain import PainEntry
+from posture.records import Break, Episode, Nudge, Sample, SessionInfo
+from posture.store import HistoryStore
 from posture.vocabulary import Verdict
 
 V = Verdict
@@ -48,16 +56,12 @@ def at(minutes: float) -> datetime:
 def minute(
     offset: int, trunk: float | None = None, neck: float | None = None, **seconds: float
 ) -> MinuteRow:
-    """A minute `offset` minutes after T0, e.g. minute(3, good=40, slouch=20, trunk=1.5)."""
-    spent = {Verdict(name.replace("_", "-")): s for name, s in seconds.items()}
-    return MinuteRow(
-        at(offset),
-        spent,
-        mean_trunk_excess=trunk,
-        trunk_s=60.0 if trunk is not None else 0.0,
-        mean_neck_excess=neck,
-        neck_s=60.0 if neck is not None else 0.0,
-    )
+    """A minute `offset` minutes after T0, e.g. minute(3, good=40, slouch=20, trunk=1.5),
+    every second of it measured with these deviations."""
+    tally = MinuteTally(at(offset))
+    for name, spent in seconds.items():
+        tally.add(Verdict(name.replace("_", "-")), spent, neck, trunk)
+    return tally.row()
 
 
 # -- merging spans -----------------------------------------------------------------------------
@@ -120,20 +124,43 @@ def test_split_by_minute_cuts_at_minute_boundaries():
 
 def test_tally_weights_means_by_duration_and_merges_exactly():
     tally = MinuteTally(at(0))
-    tally.add(V.GOOD, 30, score=90, neck_excess=0.2, trunk_excess=0.4)
-    tally.add(V.SLOUCH, 10, score=50, neck_excess=None, trunk_excess=1.6)
+    tally.add(V.GOOD, 30, neck_excess=0.2, trunk_excess=0.4)
+    tally.add(V.SLOUCH, 10, neck_excess=None, trunk_excess=1.6)
     tally.add(V.NO_PERSON, 20)
     row = tally.row()
     assert row.seconds == {V.GOOD: 30, V.SLOUCH: 10, V.NO_PERSON: 20}
     assert row.present_s == 40
-    assert row.mean_score == pytest.approx(80.0)  # (30*90 + 10*50) / 40
     assert row.mean_neck_excess == pytest.approx(0.2) and row.neck_s == 30
     assert row.mean_trunk_excess == pytest.approx(0.7) and row.trunk_s == 40
     again = MinuteTally(at(0), base=row)
-    again.add(V.GOOD, 20, score=100)
+    again.add(V.GOOD, 20, trunk_excess=0.1)
     merged = again.row()
-    assert merged.seconds[V.GOOD] == 50 and merged.scored_s == 60
-    assert merged.mean_score == pytest.approx((40 * 80 + 20 * 100) / 60)
+    assert merged.seconds[V.GOOD] == 50 and merged.trunk_s == 60
+    assert merged.mean_trunk_excess == pytest.approx((40 * 0.7 + 20 * 0.1) / 60)
+
+
+def test_samples_become_minutes_in_one_place_finished_ones_handed_on_in_order():
+    finished: list[MinuteRow] = []
+    seeded: list[datetime] = []
+
+    def seed(start: datetime) -> MinuteRow | None:
+        seeded.append(start)
+        return MinuteRow(start, {V.GOOD: 5.0}) if start == at(0) and finished else None
+
+    tallies = MinuteTallies(finished.append, seed)
+    assert tallies.current() is None
+    tallies.add(Sample(at(0) + timedelta(seconds=58), 58.0, V.GOOD, 90))
+    tallies.add(Sample(at(1) + timedelta(seconds=3), 5.0, V.SLOUCH, 50))  # 2 s + 3 s
+    assert [row.seconds for row in finished] == [{V.GOOD: 58, V.SLOUCH: 2}]
+    current = tallies.current()
+    assert current is not None and current.start == at(1) and current.seconds == {V.SLOUCH: 3}
+    # The wall clock steps back into minute 0: minute 1 is handed on first, then
+    # minute 0 reopens on what `seed` knows of it.
+    tallies.add(Sample(at(0) + timedelta(seconds=30), 1.0, V.GOOD, 90))
+    assert [row.start for row in finished] == [at(0), at(1)]
+    assert seeded == [at(0), at(1), at(0)]
+    current = tallies.current()
+    assert current is not None and current.seconds == {V.GOOD: 6.0}
 
 
 def test_minute_row_validation():
@@ -141,8 +168,8 @@ def test_minute_row_validation():
         MinuteRow(at(0) + timedelta(seconds=1), {})
     with pytest.raises(ValueError, match="non-negative"):
         MinuteRow(at(0), {V.GOOD: -1.0})
-    with pytest.raises(ValueError, match="mean_score"):
-        MinuteRow(at(0), {V.GOOD: 1.0}, mean_score=101)
+    with pytest.raises(ValueError, match="non-negative"):
+        MinuteRow(at(0), {V.GOOD: 1.0}, trunk_s=math.nan)
 
 
 def test_rows_of_the_same_minute_from_two_sessions_combine():
@@ -183,6 +210,46 @@ def test_score_definition(rows, score):
     assert posture_score(rows) == score
 
 
+def demo_samples(start: datetime) -> list[Sample]:
+    """40 s like the demo's, a sample every 0.5 s: upright, slouched, the head forward,
+    upright again."""
+    samples = []
+    for index in range(1, 81):
+        t = index / 2
+        if t <= 4 or t > 36:
+            verdict, neck, trunk = V.GOOD, 0.2, 0.3
+        elif t <= 20:
+            verdict, neck, trunk = V.SLOUCH, 0.5, 1.6 + (t - 4) / 40
+        else:
+            verdict, neck, trunk = V.FORWARD_HEAD, 1.8, 0.6
+        samples.append(Sample(start + timedelta(seconds=t), 0.5, verdict, None, neck, trunk))
+    return samples
+
+
+def test_the_score_does_not_depend_on_where_the_minutes_fall():
+    """The same 40 s, started at every half second of a minute: the day's score is the
+    same. (Weighting each minute by its mean deviations, as before, moved it by 20 points.)"""
+    scores, per_minute_means = set(), []
+    for shift in range(120):
+        store = HistoryStore.in_memory(now=lambda: T0 + timedelta(days=1))
+        start = T0 + timedelta(seconds=shift / 2)
+        status_line = MonitorSummary(start)
+        store.begin_session(SessionInfo(start, "video demo.mp4", None))
+        for sample in demo_samples(start):
+            store.add_sample(sample)
+            status_line.add(sample)
+        store.end_session(start + timedelta(seconds=40))
+        rows = store.days(T0.date(), T0.date())
+        scores |= {summarize_day(T0.date(), rows).score, status_line.score}
+        per_minute_means.append(
+            posture_score(dataclasses.replace(row, credit_s=None) for row in rows.minutes)
+        )
+        store.close()
+    assert scores == {28}  # 8 s good, 32 s well past the thresholds: about 0.1 each
+    old = [s for s in per_minute_means if s is not None]
+    assert max(old) - min(old) >= 15  # the old weighting moved with the minutes
+
+
 @given(st.floats(0, 10), st.floats(0, 10))
 def test_bad_credit_never_rises_with_excess_and_stays_within_half(low, high):
     low, high = sorted((low, high))
@@ -212,6 +279,17 @@ def test_timeline_and_longest_good_streak_from_minutes():
     assert longest_good_streak([minute(0, slouch=60)]) is None
 
 
+def test_composition_keeps_every_verdict_of_a_minute_in_its_share():
+    rows = [minute(0, good=45, slouch=15), minute(1, good=30), minute(3, slouch=60)]
+    assert [(s.verdict, s.seconds) for s in composition(rows)] == [
+        (V.GOOD, 45),
+        (V.SLOUCH, 15),
+        (V.GOOD, 60),  # 30 s recorded, the whole minute drawn
+        (V.SLOUCH, 60),  # after a minute with no row: a gap, not merged
+    ]
+    assert composition(rows)[3].start == at(3)
+
+
 def test_blocks_are_aligned_to_ten_minutes_of_the_local_clock():
     rows = [minute(i, good=60) for i in range(7, 14)]
     found = blocks(rows)
@@ -221,21 +299,30 @@ def test_blocks_are_aligned_to_ten_minutes_of_the_local_clock():
 
 
 def test_breaks_fall_due_every_45_minutes_of_one_stretch_of_sitting():
-    assert BREAK_DUE_EVERY_S == 45 * 60
+    assert DEFAULT_BREAK_DUE_S == NudgePolicy().break_due_s == 45 * 60
     ninety = [minute(i, good=60) for i in range(90)]
-    assert sitting_stretches(ninety, []) == [90 * 60]
-    assert breaks_due(sitting_stretches(ninety, [])) == 2
+    assert sitting_stretches(minute_presence(ninety), []) == [90 * 60]
+    assert breaks_due(sitting_stretches(minute_presence(ninety), [])) == 2
     # A break after 44 minutes: two stretches of 44 and 43 min, none due.
     pause = Break(at(44), at(47))
     rows = [minute(i, good=60) for i in range(44)]
     rows += [minute(i, no_person=60) for i in range(44, 47)]
     rows += [minute(i, good=60) for i in range(47, 90)]
-    stretches = sitting_stretches(rows, [pause])
+    stretches = sitting_stretches(minute_presence(rows), [pause])
     assert stretches == [44 * 60, 43 * 60]
     assert breaks_due(stretches) == 0
     # A missing stretch of minutes (monitor off) also ends a stretch.
     gap = [minute(i, good=60) for i in range(40)] + [minute(i, good=60) for i in range(50, 90)]
-    assert sitting_stretches(gap, []) == [40 * 60, 40 * 60]
+    assert sitting_stretches(minute_presence(gap), []) == [40 * 60, 40 * 60]
+
+
+def test_breaks_fall_due_by_the_configured_interval():
+    ninety = [minute(i, good=60) for i in range(90)]
+    assert breaks_due(sitting_stretches(minute_presence(ninety), []), every_s=30 * 60) == 3
+    # Break reminders switched off: none ever due.
+    assert breaks_due(sitting_stretches(minute_presence(ninety), []), every_s=0) == 0
+    day = summarize_day(T0.date(), HistoryRows(tuple(ninety)), break_due_s=20 * 60)
+    assert (day.breaks_due, day.break_due_s) == (4, 20 * 60)
 
 
 def test_recovery_is_measured_from_the_nudge_to_the_end_of_its_bad_stretch():
@@ -251,29 +338,6 @@ def test_recovery_is_measured_from_the_nudge_to_the_end_of_its_bad_stretch():
         Nudge(at(50), "posture", "Sit back."),  # no episode kept around it
     ]
     assert recovery_times(nudges, episodes) == [4.5 * 60, 30.0]
-
-
-# -- the pain journal --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"level": 11}, "from 0 (no pain) to 10 (worst imaginable), got 11"),
-        ({"level": -1}, "got -1"),
-        ({"level": 5.5}, "whole number from 0 to 10, got 5.5"),
-        ({"level": True}, "whole number"),
-        ({"where": "knee"}, "one of upper-back, neck, shoulders, lower-back, got 'knee'"),
-        ({"feels": "x" * 201}, "at most 200 characters (got 201)"),
-        ({"feels": "dull\nsharp"}, "one line"),
-        ({"note": "x" * 2001}, "at most 2000 characters, got 2001"),
-    ],
-)
-def test_bad_pain_entries_say_what_is_wrong(kwargs, message):
-    values = {"at": T0, "level": 3, **kwargs}
-    with pytest.raises(ValueError, match="pain") as error:
-        PainEntry(**values)
-    assert message in str(error.value)
 
 
 # -- summaries ---------------------------------------------------------------------------------

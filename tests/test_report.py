@@ -4,21 +4,26 @@ habit tips, empty ranges, and the `report`, `pain` and `data` commands through `
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import itertools
 import json
+import os
 import re
 import shutil
 import sqlite3
 import struct
 import subprocess
+import sys
 from datetime import date, datetime, timedelta
 
 import pytest
+from matplotlib.patches import Rectangle
 from rich.console import Console
 
 from posture import cli as root
 from posture.cli.report import data, pain, report
-from posture.history import HistoryRows, MinuteRow, summarize
+from posture.history import HistoryRows, MinuteRow, MinuteTally, summarize
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.report import (
     CHART_SIZE_PX,
@@ -30,8 +35,11 @@ from posture.report import (
     to_html,
     to_json,
 )
+from posture.report.chart import chart_figure
+from posture.report.model import STATE_COLORS, block_cell, range_rows, score_color
 from posture.store import HistoryStore, default_path
 from posture.vocabulary import Verdict
+from tests.fs_edges import needs_mounts, posture, run_read_only
 
 V = Verdict
 DAY = date(2026, 11, 24)
@@ -132,7 +140,7 @@ nudges                     2  2 posture; good posture again 4 min after one (med
 Score per 10 minutes
 hour  :00  :10  :20  :30  :40  :50
 09     85   70   64    ·    ·    ·
-good  slouch  forward head  reclined  too close  leaning sideways  no pose (leaning in)  away
+80 and up  60 to 79  under 60  - under a minute at the desk
 
 Pain journal
 when   level  where       feels         note
@@ -174,6 +182,32 @@ def test_the_score_is_the_documented_one_for_the_scripted_day(scripted_day):
     (day,) = summary.days
     assert [b.score for b in day.blocks] == [85, 70, 64]
     assert day.breaks_taken == 1 and day.median_recovery_s == 240
+
+
+def test_a_range_summed_up_in_sql_says_what_the_minutes_say(scripted_day):
+    """Ranges read the minutes summed up per day by SQLite; every number they show is
+    the one the minutes give, day by day (a second session overlapping the first
+    included)."""
+    with HistoryStore(now=lambda: LATER) as store:
+        record_session(store, T0 - timedelta(days=2))
+        record_session(store, T0 - timedelta(days=2, seconds=-30))  # overlaps minute by minute
+        first, last = DAY - timedelta(days=6), DAY
+        detailed = summarize(first, last, store.days(first, last, detail=True), 20 * 60)
+        summed = summarize(first, last, store.days(first, last, detail=False), 20 * 60)
+    assert summed.score == detailed.score is not None
+    assert [d.recorded for d in summed.days] == [d.recorded for d in detailed.days]
+    for one, other in zip(summed.days, detailed.days, strict=True):
+        assert one.score == other.score and one.seconds.keys() == other.seconds.keys()
+        assert all(one.seconds[v] == pytest.approx(other.seconds[v]) for v in one.seconds)
+        assert one.breaks_due == other.breaks_due
+        assert one.longest_sitting_s == other.longest_sitting_s
+        assert (one.episodes, one.nudges, one.recovery_s) == (
+            other.episodes,
+            other.nudges,
+            other.recovery_s,
+        )
+    assert range_rows(summed) == range_rows(detailed)
+    assert sum(d.breaks_due for d in summed.days) > 0
 
 
 # -- JSON and CSV ------------------------------------------------------------------------------
@@ -252,6 +286,79 @@ def test_week_and_empty_charts(scripted_day):
     assert png_size(chart_png(day_summary(DAY - timedelta(days=6), DAY))) == CHART_SIZE_PX
     empty = chart_png(day_summary(date(2026, 12, 1), date(2026, 12, 1)))
     assert png_size(empty) == CHART_SIZE_PX
+
+
+# -- the pictures at their edges ----------------------------------------------------------------
+
+
+def _tallied(offset_s: float, **seconds: float) -> MinuteRow:
+    """The minute starting `offset_s` after T0, every second of it with a slouch's depth."""
+    tally = MinuteTally(T0 + timedelta(seconds=offset_s))
+    for name, spent in seconds.items():
+        tally.add(Verdict(name.replace("_", "-")), spent, 0.3, 1.5)
+    return tally.row()
+
+
+def test_a_block_of_seconds_draws_no_full_bar_and_no_score(tmp_path):
+    """Half a second at the desk in 09:00-09:10 is too little to score: no bar, and
+    '-' in the grids; the full block beside it is drawn and scored."""
+    rows = [_tallied(9 * 60, good=0.5)] + [_tallied(m * 60, good=60) for m in range(10, 20)]
+    summary = summarize(DAY, DAY, HistoryRows(tuple(rows)))
+    scores_axes = chart_figure(summary).axes[1]
+    bars = [patch for patch in scores_axes.patches if isinstance(patch, Rectangle)]
+    assert [round(bar.get_height()) for bar in bars] == [100]
+    assert round(bars[0].get_x() * 60) == 9 * 60 + 10  # 09:10, in hours since midnight
+    first, second = summary.days[0].blocks
+    assert (block_cell(first).text, block_cell(second).text) == ("-", "100")
+    assert 'title="under a minute at the desk: too little to score">-</td>' in to_html(summary)
+
+
+def test_pain_labels_in_one_minute_are_never_printed_over_each_other(scripted_day):
+    with HistoryStore(now=lambda: LATER) as store:
+        for seconds, level in ((20, 6), (40, 7), (360, 2)):
+            store.add_pain(at(21) + timedelta(seconds=seconds), level, "neck")
+    figure = chart_figure(day_summary())
+    renderer = figure.canvas.get_renderer()
+    labels = [t for t in figure.axes[0].texts if "/10" in t.get_text()]
+    assert sorted(", ".join(t.get_text() for t in labels).split(", ")) == [
+        "2/10",
+        "4/10",
+        "6/10",
+        "7/10",
+    ]
+    boxes = [label.get_window_extent(renderer) for label in labels]
+    assert len(boxes) >= 2
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def test_ten_minute_cells_are_coloured_by_their_score_not_their_state(scripted_day):
+    """09:10-09:20 was mostly good (6 of 10 minutes) but scored 70: its cell is the
+    colour of 70, not of good posture."""
+    (day,) = day_summary().days
+    block = day.blocks[1]
+    assert (block.state, block.score) == (V.GOOD, 70)
+    assert block_cell(block).color == score_color(70) != STATE_COLORS[V.GOOD]
+    assert f'<td style="background:{score_color(70)};color:#000"' in to_html(day_summary())
+
+
+def test_a_slouch_that_never_filled_a_minute_still_shows_on_the_timeline():
+    """Each minute 45 s upright and 15 s slouched, no episode: every minute's main
+    state is good, but the timeline shows the slouch in its share of each minute."""
+    rows = tuple(_tallied(9 * 3600 + m * 60, good=45, slouch=15) for m in range(20))
+    rows = tuple(
+        dataclasses.replace(r, start=T0 + (r.start - T0) - timedelta(hours=9)) for r in rows
+    )
+    (day,) = summarize(DAY, DAY, HistoryRows(rows)).days
+    assert {span.verdict for span in day.timeline} == {V.GOOD}
+    assert sum(s.seconds for s in day.composition if s.verdict is V.SLOUCH) == pytest.approx(300)
+    figure = chart_figure(summarize(DAY, DAY, HistoryRows(rows)))
+    strip = figure.axes[0].get_window_extent()
+    image = decoded(chart_png(summarize(DAY, DAY, HistoryRows(rows))))
+    height = image.shape[0]
+    region = image[round(height - strip.y1) : round(height - strip.y0), :]
+    slouch = (abs(region[:, :, 0] - 0) < 8) & (abs(region[:, :, 1] - 159) < 8)
+    slouch &= abs(region[:, :, 2].astype(int) - 230) < 8
+    assert slouch.sum() > 500
 
 
 # -- the HTML page -----------------------------------------------------------------------------
@@ -376,6 +483,20 @@ def test_report_formats_through_the_command(scripted_day, run):
     assert code == 0 and "Posture from Mon 2026-11-23 to Tue 2026-11-24: 74/100" in out
 
 
+def test_breaks_fall_due_by_the_users_configured_interval(scripted_day, run, _isolated_home):
+    """The monitor's break reminder is configurable (`break_due`): the report counts
+    breaks due by the same setting, not by a number of its own."""
+    code, out, _ = run("report", "--date", "2026-11-24")
+    assert code == 0 and "0 due (one per 45 min of sitting)" in out
+    (_isolated_home / "config.toml").write_text('[monitor]\nbreak_due = "20min"\n')
+    code, out, err = run("report", "--date", "2026-11-24")
+    # 23 minutes of sitting before the break, 4 after: one break was due.
+    assert code == 0, err
+    assert "1 due (one per 20 min of sitting)" in out
+    code, out, _ = run("report", "--date", "2026-11-24", "--format", "json")
+    assert json.loads(out)["days"][0]["breaks"]["due"] == 1
+
+
 def test_empty_ranges_say_so_plainly_and_create_nothing(run):
     code, out, _ = run("report", "--date", "2026-11-24")
     assert code == 0 and out.strip() == "No posture recorded on 2026-11-24."
@@ -420,12 +541,147 @@ def test_report_works_while_the_monitor_is_writing(scripted_day, run):
         (["pain", "list", "--from", "2026-11-24", "--to", "2026-11-01"], 2, "is before --from"),
         (["data", "delete"], 2, "cannot be undone: run `posture data delete --yes`"),
         (["data", "export", "out.txt", "--format", "yaml"], 2, "'yaml' is not one of"),
+        (["report", "--date", "9999-12-31"], 2, "'9999-12-31' is out of range: use a day from"),
+        (["report", "--date", "0001-01-01"], 2, "'0001-01-01' is out of range"),
+        (["report", "--from", "0001-01-01", "--to", "0001-01-05"], 2, "is out of range"),
+        (["report", "--from", "2026-01-01", "--to", "9999-12-31"], 2, "is out of range"),
+        (["report", "--week", "--date", "0001-01-01"], 2, "is out of range"),
+        (["data", "delete", "--before", "0001-01-01", "--yes"], 2, "is out of range"),
+        (["data", "delete", "--before", "9999-12-31", "--yes"], 2, "is out of range"),
+        (["pain", "list", "--from", "9999-12-31"], 2, "is out of range"),
     ],
 )
 def test_bad_input_is_a_clear_error(args, code, message, run):
     got, out, err = run(*args)
     assert got == code, err
-    assert message in err and "Traceback" not in err and out == ""
+    assert message in err and "Traceback" not in err and "internal error" not in err
+    assert out == ""
+
+
+def test_a_report_file_beside_a_file_not_in_a_folder_is_a_clear_error(run, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    for option, name in (("--html", "day.html"), ("--chart", "day.png")):
+        code, out, err = run("report", option, str(tmp_path / "notes.txt" / name))
+        assert code == 2 and out == "" and "is a file, not a folder" in err, err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@needs_mounts
+def test_a_report_file_on_a_read_only_disk_is_a_clear_error(scripted_day, _isolated_home, tmp_path):
+    (tmp_path / "out").mkdir()
+    env = {"POSTURE_HOME": str(_isolated_home), "POSTURE_CONFIG": str(tmp_path / "none.toml")}
+    for option, name in (("--html", "day.html"), ("--chart", "day.png")):
+        target = str(tmp_path / "out" / name)
+        command = posture("report", "--date", "2026-11-24", option, target)
+        done = run_read_only(tmp_path / "out", command, env)
+        assert done.returncode == 2, done.stderr
+        assert "read-only file system" in done.stderr and "Traceback" not in done.stderr
+        assert "internal error" not in done.stderr and not (tmp_path / "out" / name).exists()
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_a_data_folder_that_is_a_file_is_one_clear_line(run, tmp_path, monkeypatch, below):
+    """POSTURE_HOME naming a file (or a folder below a file): every command says so in
+    one line, nothing is created and the file is left as it was."""
+    blocker = tmp_path / "home"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("POSTURE_HOME", str(blocker / "posture" if below else blocker))
+    commands = [["pain", "add", "--level", "3"]]
+    if not below:  # a folder below a file cannot hold a history: reading it finds none
+        commands += [["report"], ["pain", "list"], ["data", "export", str(tmp_path / "x.json")]]
+    for args in commands:
+        code, out, err = run(*args)
+        assert code == 1 and out == "", (args, err)
+        assert err.startswith("posture: error: ") and err.count("\n") == 1, (args, err)
+        assert "is a file, not a folder" in err, (args, err)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_terminal_codes_in_a_pain_note_are_kept_but_never_echoed_raw(run, _isolated_home):
+    """A note with escape sequences (clear screen, red) and rich markup is stored as
+    typed; every command shows it with the codes made visible and no markup applied."""
+    feels, note = "odd \x1b[31mred", "\x1b[2J[bold]cleared?[/bold]\nsecond line"
+    code, out, err = run("pain", "add", "--level", "4", "--feels", feels, "--note", note)
+    assert code == 0, err
+    with HistoryStore() as store:
+        (entry,) = store.pain_entries()
+    assert (entry.feels, entry.note) == (feels, note)
+    for args in (
+        ["pain", "list"],
+        ["report"],
+        ["report", "--format", "csv"],
+        ["report", "--format", "json"],
+    ):
+        code, shown, err = run(*args)
+        assert code == 0, err
+        assert "\x1b" not in shown, args  # the ESC character itself
+        if args[-1] != "json":
+            assert "\\x1b[2J[bold]cleared?[/bold]" in shown, (args, shown)
+    assert "\x1b" not in out and "odd \\x1b[31mred" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report"],
+        ["report", "--week", "--format", "csv"],
+        ["pain", "list"],
+        ["data", "export", "x"],
+    ],
+)
+def test_reading_commands_start_without_the_camera_stack(args, tmp_path):
+    """The CLI imports only what a command needs: a report loads neither OpenCV,
+    NumPy, MediaPipe nor matplotlib (the chart imports it when one is drawn)."""
+    probe = (
+        "import sys\n"
+        "from posture.cli import main\n"
+        "try:\n"
+        f"    main({[*args[:-1], str(tmp_path / args[-1])] if args[0] == 'data' else args!r})\n"
+        "except SystemExit as exit_:\n"
+        "    assert not exit_.code, exit_.code\n"
+        "heavy = ('numpy', 'cv2', 'mediapipe', 'matplotlib', 'calibration', 'posture.scoring')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=os.environ
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+@needs_mounts
+def test_reading_commands_work_on_a_read_only_disk_and_change_nothing(
+    scripted_day, _isolated_home, tmp_path
+):
+    """report, data export and pain list open the history read-only: on a read-only
+    mount they read it (a WAL database without its shared-memory file included)."""
+    env = {"POSTURE_HOME": str(_isolated_home), "POSTURE_CONFIG": str(tmp_path / "none.toml")}
+    before = default_path().read_bytes()
+    done = run_read_only(_isolated_home, posture("report", "--date", "2026-11-24"), env)
+    assert done.returncode == 0, done.stderr
+    assert "Posture on Tue 2026-11-24: 74/100" in done.stdout
+    done = run_read_only(_isolated_home, posture("data", "export", str(tmp_path / "a.json")), env)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads((tmp_path / "a.json").read_text())["tables"]["minutes"]) == 30
+    done = run_read_only(_isolated_home, posture("pain", "list"), env)
+    assert done.returncode == 0 and "between the shoulder blades" in done.stdout
+    assert default_path().read_bytes() == before
+
+
+@needs_mounts
+def test_writing_on_a_read_only_disk_names_the_cause_not_chmod(
+    scripted_day, _isolated_home, tmp_path
+):
+    env = {"POSTURE_HOME": str(_isolated_home), "POSTURE_CONFIG": str(tmp_path / "none.toml")}
+    done = run_read_only(_isolated_home, posture("pain", "add", "--level", "3"), env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("posture: error: ") and done.stderr.count("\n") == 1
+    assert "read-only file system" in done.stderr and "chmod" not in done.stderr
+    # A data folder not made yet, below a read-only one: the same cause, one line.
+    env["POSTURE_HOME"] = str(_isolated_home / "new" / "home")
+    done = run_read_only(_isolated_home, posture("pain", "add", "--level", "3"), env)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "read-only file system" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_corrupt_database_is_one_line_and_left_alone(run, _isolated_home):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -10,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -20,9 +23,12 @@ from posture.records import Break, Episode, Nudge, Recorder, Sample, SessionInfo
 from posture.store import (
     HISTORY_FILE,
     MIGRATIONS,
+    VERDICT_COLUMNS,
     HistoryError,
     HistoryStore,
     Migration,
+    _local_iso_sql,
+    _offset_pieces,
     default_path,
     migrate,
     schema_version,
@@ -70,51 +76,117 @@ def store(request):
 
 # -- schema and migrations ---------------------------------------------------------------------
 
-EXPECTED_COLUMNS = {
-    "sessions": ["id", "started_at", "ended_at", "source", "source_kind", "profile"],
-    "minutes": [
-        "session_id",
-        "minute_start",
-        "present_s",
-        "good_s",
-        "slouch_s",
-        "forward_head_s",
-        "lateral_lean_s",
-        "too_close_s",
-        "reclined_s",
-        "no_person_s",
-        "person_no_pose_s",
-        "mean_score",
-        "scored_s",
-        "mean_neck_excess",
-        "neck_s",
-        "mean_trunk_excess",
-        "trunk_s",
-    ],
-    "episodes": ["id", "session_id", "start", "end", "verdict"],
-    "nudges": ["id", "session_id", "at", "kind", "message"],
-    "breaks": ["id", "session_id", "start", "end"],
-    "calibrations": ["id", "at", "profile", "view", "frame_count"],
-    "pain": ["id", "at", "level", "location", "feels", "note"],
-    "schema_migrations": ["version", "description", "applied_at"],
+# The schema a blank database has after every migration, frozen: what `sqlite_master`
+# holds, whitespace folded. A change here is a change of what every posture history
+# means: it comes with a new migration, never an edit of a released one.
+FROZEN_SCHEMA = {
+    "breaks": "CREATE TABLE breaks ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
+    "REFERENCES sessions(id) ON DELETE CASCADE, start REAL NOT NULL, end REAL NOT NULL "
+    "CHECK (end >= start) )",
+    "calibrations": "CREATE TABLE calibrations ( id INTEGER PRIMARY KEY, at REAL NOT NULL, "
+    "profile TEXT NOT NULL, view TEXT NOT NULL, frame_count INTEGER NOT NULL )",
+    "episodes": "CREATE TABLE episodes ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
+    "REFERENCES sessions(id) ON DELETE CASCADE, start REAL NOT NULL, end REAL NOT NULL "
+    "CHECK (end >= start), verdict TEXT NOT NULL )",
+    "minutes": 'CREATE TABLE "minutes" ( session_id INTEGER NOT NULL REFERENCES sessions(id) '
+    "ON DELETE CASCADE, minute_start INTEGER NOT NULL CHECK (minute_start % 60 = 0), "
+    "present_s REAL NOT NULL CHECK (present_s >= 0), good_s REAL NOT NULL DEFAULT 0, "
+    "slouch_s REAL NOT NULL DEFAULT 0, forward_head_s REAL NOT NULL DEFAULT 0, "
+    "lateral_lean_s REAL NOT NULL DEFAULT 0, too_close_s REAL NOT NULL DEFAULT 0, "
+    "reclined_s REAL NOT NULL DEFAULT 0, no_person_s REAL NOT NULL DEFAULT 0, "
+    "person_no_pose_s REAL NOT NULL DEFAULT 0, mean_neck_excess REAL, neck_s REAL NOT NULL "
+    "DEFAULT 0, mean_trunk_excess REAL, trunk_s REAL NOT NULL DEFAULT 0, "
+    "credit_s REAL NOT NULL DEFAULT 0, PRIMARY KEY (session_id, minute_start) )",
+    "nudges": "CREATE TABLE nudges ( id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL "
+    "REFERENCES sessions(id) ON DELETE CASCADE, at REAL NOT NULL, kind TEXT NOT NULL, "
+    "message TEXT NOT NULL )",
+    "pain": "CREATE TABLE pain ( id INTEGER PRIMARY KEY, at REAL NOT NULL, level INTEGER "
+    "NOT NULL CHECK (level BETWEEN 0 AND 10), location TEXT NOT NULL, feels TEXT NOT NULL "
+    "DEFAULT '', note TEXT NOT NULL DEFAULT '' )",
+    "schema_migrations": "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+    "description TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    "sessions": "CREATE TABLE sessions ( id INTEGER PRIMARY KEY, started_at REAL NOT NULL, "
+    "ended_at REAL, source TEXT NOT NULL, source_kind TEXT NOT NULL, profile TEXT )",
+    "breaks_by_time": "CREATE INDEX breaks_by_time ON breaks (start)",
+    "episodes_by_time": "CREATE INDEX episodes_by_time ON episodes (start)",
+    "minutes_by_time": "CREATE INDEX minutes_by_time ON minutes (minute_start)",
+    "nudges_by_time": "CREATE INDEX nudges_by_time ON nudges (at)",
+    "pain_by_time": "CREATE INDEX pain_by_time ON pain (at)",
+}
+# The SHA-256 of each released migration's statements: editing one fails here.
+RELEASED_MIGRATIONS = {
+    1: "f012e1fcca3a3fc8ced5b94b41b49b0daa4044458f89224db5d04acb81ef18e5",
+    2: "d10fb63327b6e77068334820e0f0cb26a48345067927a9e5c2f435910aa64ff7",
+    3: "b8731f785d3bd5f0cebfe0bf83d5e4996216c6257eb2aa7f1fd572f2832d03b4",
 }
 
 
-def test_a_blank_database_is_migrated_to_the_full_schema(_isolated_home):
+def schema_of(conn: sqlite3.Connection) -> dict[str, str]:
+    return {
+        name: " ".join(sql.split())
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        )
+    }
+
+
+def test_a_blank_database_is_migrated_to_the_frozen_schema(_isolated_home):
     path = _isolated_home / "new" / HISTORY_FILE
     HistoryStore(path).close()
     conn = sqlite3.connect(path)
-    tables = {
-        name: [c[1] for c in conn.execute(f"PRAGMA table_info({name})")]
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    }
-    assert tables == EXPECTED_COLUMNS
-    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"minutes_by_time", "episodes_by_time", "nudges_by_time", "pain_by_time"} <= indexes
+    assert schema_of(conn) == FROZEN_SCHEMA
     versions = conn.execute("SELECT version, description FROM schema_migrations").fetchall()
     assert versions == [(m.version, m.description) for m in MIGRATIONS]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_released_migrations_are_never_edited():
+    digests = {
+        m.version: hashlib.sha256("\n".join(m.statements).encode()).hexdigest() for m in MIGRATIONS
+    }
+    assert digests == RELEASED_MIGRATIONS
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def version_1_history() -> None:
+    """A history as posture wrote it at schema 1: one minute of 45 s good, 15 s slouch."""
+    conn = sqlite3.connect(default_path(), isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    conn.execute(
+        "INSERT INTO sessions (id, started_at, source, source_kind) VALUES (1, ?, 'camera 0', "
+        "'camera')",
+        (T0.timestamp(),),
+    )
+    conn.execute(
+        "INSERT INTO minutes (session_id, minute_start, present_s, good_s, slouch_s, "
+        "mean_score, scored_s, mean_trunk_excess, trunk_s) VALUES (1, ?, 60, 45, 15, 80, 60, "
+        "0.9, 60)",
+        (round(T0.timestamp()),),
+    )
+    conn.close()
+
+
+def test_a_version_1_history_keeps_its_minutes_through_the_migrations(_isolated_home):
+    version_1_history()
+    with HistoryStore() as store:
+        assert store.schema_version == MIGRATIONS[-1].version
+        (row,) = store.minutes(T0, at(60))
+    assert row.seconds == {V.GOOD: 45, V.SLOUCH: 15}
+    assert (row.mean_trunk_excess, row.trunk_s) == (0.9, 60)
+    # Its score's weights, filled in as they were computed then: a mean trunk
+    # excess under the threshold counts the 15 s of slouch at one half.
+    assert row.credit_s == 45 + 15 * 0.5
+
+
+def test_every_verdict_has_its_column(_isolated_home):
+    """A new verdict without a migration adding its column fails here, not in a user's
+    monitor."""
+    HistoryStore().close()
+    conn = sqlite3.connect(default_path())
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(minutes)")}
+    assert set(VERDICT_COLUMNS.values()) <= columns
+    assert set(VERDICT_COLUMNS) == set(Verdict)
 
 
 def test_the_database_is_private_to_its_user(_isolated_home):
@@ -204,6 +276,50 @@ def test_another_programs_sqlite_database_is_left_alone(_isolated_home):
         HistoryStore()
 
 
+def rollback_mode_history_of_the_future(path: Path) -> None:
+    """A posture history with a schema from the future, in rollback-journal mode."""
+    HistoryStore(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', '2030-01-01')")
+    conn.close()
+
+
+@pytest.mark.parametrize("kind", ["another program's", "a newer posture's"])
+def test_a_refused_file_is_not_changed_at_all_not_even_switched_to_wal(_isolated_home, kind):
+    """Refusing must come before changing anything: a rollback-mode file stays in
+    rollback mode (header bytes 18-19 are 1, not WAL's 2), byte for byte, mode bits too."""
+    path = default_path()
+    if kind == "another program's":
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE recipes (name TEXT)")
+        conn.commit()
+        conn.close()
+    else:
+        rollback_mode_history_of_the_future(path)
+    path.chmod(0o644)
+    before = path.read_bytes()
+    assert before[18:20] == b"\x01\x01"
+    with pytest.raises(HistoryError, match=r"not a posture history|newer posture"):
+        HistoryStore()
+    with pytest.raises(HistoryError, match=r"not a posture history|newer posture"):
+        HistoryStore(read_only=True)
+    assert path.read_bytes() == before
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in path.parent.iterdir()) == [HISTORY_FILE]
+
+
+def test_a_read_only_store_reads_an_older_history_without_upgrading_it(_isolated_home):
+    version_1_history()
+    before = default_path().read_bytes()
+    with HistoryStore(read_only=True) as store:
+        assert store.schema_version == MIGRATIONS[-1].version  # the copy it reads
+        assert [m.seconds for m in store.minutes(T0, at(60))] == [{V.GOOD: 45, V.SLOUCH: 15}]
+        with pytest.raises(HistoryError, match="opened for reading only"):
+            store.add_pain(T0, 3)
+    assert default_path().read_bytes() == before
+
+
 def test_a_damaged_database_is_reported_and_not_repaired(_isolated_home):
     with begin(HistoryStore()) as store:
         for second in range(1, 3000):
@@ -262,8 +378,7 @@ def test_samples_become_exact_per_minute_aggregates(store):
     assert second.seconds == {V.SLOUCH: 30, V.NO_PERSON: 30}
     assert third.seconds == {V.GOOD: 45}
     assert (first.present_s, second.present_s, third.present_s) == (60, 30, 45)
-    assert first.mean_score == pytest.approx((50 * 90 + 10 * 50) / 60)
-    assert second.mean_score == pytest.approx(50) and second.scored_s == 30
+    assert second.mean_trunk_excess == pytest.approx((30 * 1.5 + 30 * 0.2) / 60)
     assert first.mean_trunk_excess == pytest.approx((50 * 0.2 + 10 * 1.5) / 60)
 
 
@@ -333,9 +448,21 @@ def test_recording_before_a_session_is_a_programming_error(store):
 
 
 def test_the_store_is_a_recorder():
-    recorder: Recorder = HistoryStore.in_memory()  # checked by mypy as well
+    """What the monitor writes through the Recorder protocol is what the store keeps."""
+    store = HistoryStore.in_memory()
+    recorder: Recorder = store
     recorder.begin_session(SessionInfo(T0, "video a.mp4", None))
-    recorder.end_session(at(1))
+    recorder.add_sample(Sample(at(2), 2.0, V.SLOUCH, 40, None, 1.5))
+    recorder.add_episode(Episode(at(0), at(2), V.SLOUCH))
+    recorder.add_nudge(Nudge(at(1), "posture", "Sit back."))
+    recorder.add_break(Break(at(3), at(4)))
+    recorder.flush()
+    recorder.end_session(at(5))
+    rows = store.rows(T0, at(60))
+    assert [m.seconds for m in rows.minutes] == [{V.SLOUCH: 2.0}]
+    assert (len(rows.episodes), len(rows.nudges), len(rows.breaks)) == (1, 1, 1)
+    (session,) = store.sessions(T0, at(60))
+    assert (session.source_kind, session.profile, session.ended_at) == ("video", None, at(5))
 
 
 # -- concurrency and durability ----------------------------------------------------------------
@@ -410,6 +537,117 @@ def test_a_hard_kill_mid_write_loses_at_most_the_current_minute(minutes_before_k
     for offset in offsets[:-1]:
         assert rows[offset].present_s == 60, offset
     assert 0 < rows[offsets[-1]].present_s <= 60
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+
+def no_room_left(store: HistoryStore) -> Callable[[], None]:
+    """Leaves the history no room to grow, as a full disk does, so that SQLite itself
+    answers "database or disk is full" (the file may not grow past its size, and the
+    room left in its pages is filled with rows dated 1970). Returns the way back."""
+    conn = store._conn  # the edge: the store's own SQLite connection
+    conn.execute(
+        "INSERT INTO sessions (id, started_at, source, source_kind) "
+        "VALUES (999999, 0, 'filler', 'filler')"
+    )
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    fillers = (
+        "INSERT INTO minutes (session_id, minute_start, present_s) VALUES (999999, ? * 60, 0)",
+        "INSERT INTO episodes (session_id, start, end, verdict) VALUES (999999, ?, ?, 'slouch')",
+        "INSERT INTO nudges (session_id, at, kind, message) VALUES (999999, ?, 'posture', 'x')",
+        "INSERT INTO breaks (session_id, start, end) VALUES (999999, ?, ?)",
+        "INSERT INTO sessions (started_at, source, source_kind) VALUES (?, 'filler', 'filler')",
+    )
+    for sql in fillers:
+        for index in range(100_000):
+            try:
+                conn.execute(sql, (index,) * sql.count("?"))
+            except sqlite3.OperationalError as error:
+                assert "full" in str(error)
+                break
+    return lambda: conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_a_full_disk_keeps_minutes_and_events_in_memory_warns_once_and_writes_them_later(
+    caplog,
+):
+    problems: list[str | None] = []
+    with HistoryStore(now=later) as store:
+        store.on_write_problem = problems.append
+        begin(store)
+        for second in range(1, 31):
+            store.add_sample(Sample(at(second), 1.0, V.GOOD, 90))
+        store.flush()
+        give_room_back = no_room_left(store)
+        with caplog.at_level(logging.WARNING, logger="posture.store"):
+            for second in range(31, 181):  # three minutes go by, none can be written
+                verdict = V.SLOUCH if 60 < second <= 120 else V.GOOD
+                store.add_sample(Sample(at(second), 1.0, verdict, 50, 0.3, 1.5))
+                if second % 20 == 0:
+                    store.flush()
+            store.add_episode(Episode(at(60), at(120), V.SLOUCH))
+            store.add_nudge(Nudge(at(90), "posture", "Sit back."))
+        assert store.write_problem is not None and "disk is full" in store.write_problem
+        assert problems == [store.write_problem]
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warned) == 1 and "keeps coaching" in warned[0], warned
+        # No new minute reached the file (minute 0's row grew in place); reading works.
+        assert sorted(minutes_of(store)) == [0]
+        give_room_back()
+        store.add_sample(Sample(at(181), 1.0, V.GOOD, 90))
+        store.flush()
+        assert problems == [problems[0], None] and store.write_problem is None
+        rows = minutes_of(store)
+        assert [rows[m].seconds for m in (0, 1, 2, 3)] == [
+            {V.GOOD: 60},
+            {V.SLOUCH: 60},
+            {V.GOOD: 60},
+            {V.GOOD: 1},
+        ]
+        window = (T0, at(600))
+        assert store.episodes(*window) == [Episode(at(60), at(120), V.SLOUCH)]
+        assert [n.at for n in store.nudges(*window)] == [at(90)]
+
+
+def test_a_monitor_started_on_a_full_disk_keeps_coaching_and_keeps_its_minutes(
+    session_profile,
+):
+    """The real monitor over the sample session, its history full from the start: the
+    session runs to its end with its nudges, and every minute is written once there
+    is room again."""
+    from posture.monitor import Monitor, MonitorSettings, open_throttled
+    from posture.nudges import NudgePolicy
+    from posture.scoring import Scorer
+    from tests.conftest import SESSION_VIDEO
+
+    shown: list[object] = []
+    store = HistoryStore(now=later)
+    give_room_back = no_room_left(store)
+    policy = NudgePolicy(sustained_bad_s=3, good_to_end_s=2, cooldown_s=8, away_after_s=3)
+    monitor = Monitor(
+        lambda: open_throttled(str(SESSION_VIDEO), 2.0),
+        Scorer(session_profile),
+        notify=shown.append,
+        recorder=store,
+        settings=MonitorSettings(speed=0, policy=policy, flush_every_s=5),
+        source_name="video session.mp4",
+    )
+    summary = monitor.run()
+    assert shown and summary.samples > 60  # it coached to the end
+    assert store.write_problem is not None and "disk is full" in store.write_problem
+    assert store.table_rows("sessions")[-1]["source"] == "filler"  # nothing written yet
+    give_room_back()
+    store.close()
+    with HistoryStore() as reader:
+        (session,) = [s for s in reader.table_rows("sessions") if s["source"] != "filler"]
+        minutes = [m for m in reader.table_rows("minutes") if m["session_id"] == session["id"]]
+        nudges = [n for n in reader.table_rows("nudges") if n["session_id"] == session["id"]]
+    assert session["ended_at"] is not None and len(nudges) == len(summary.nudges)
+    assert sum(m["present_s"] + m["no_person_s"] for m in minutes) == pytest.approx(
+        sum(summary.seconds_by_verdict.values())
+    )
 
 
 # -- calibrations and the pain journal ---------------------------------------------------------
@@ -511,6 +749,31 @@ def test_export_csv_writes_one_file_per_table_and_never_overwrites(_isolated_hom
         with pytest.raises(HistoryError, match="already exists"):
             store.export_all(_isolated_home / "taken.json", "json")
     assert (_isolated_home / "taken.json").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"]
+)
+def test_exported_times_read_as_python_writes_them_across_offset_changes(monkeypatch, zone):
+    """The export's local times, written by SQLite, match datetime.isoformat exactly:
+    around daylight-saving changes (Lord Howe moves by half an hour), in half- and
+    quarter-hour zones, with fractions of seconds."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        changes = [1711846800, 1729990800, 1699164000, 1712419200]  # 2023-2024 changes
+        stamps = [c + d for c in changes for d in range(-5400, 5400, 299)] + [1700000000.7]
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE t (at REAL)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(s,) for s in stamps])
+        sql = _local_iso_sql("at", _offset_pieces(min(stamps), max(stamps)))
+        shown = [row[0] for row in conn.execute(f"SELECT {sql} FROM t ORDER BY rowid")]
+        assert shown == [
+            datetime.fromtimestamp(s).astimezone().isoformat(timespec="seconds") for s in stamps
+        ]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_delete_before_a_day_keeps_the_later_days(store):

@@ -5,20 +5,14 @@ The exit codes, and the one line every failure prints, are in `posture.cli.exits
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from posture import __version__
-from posture.cli.analyze import analyze
-from posture.cli.autostart import autostart
-from posture.cli.calibrate import calibrate, profile
-from posture.cli.config import config
-from posture.cli.evaluate import evaluate_command
 from posture.cli.exits import EXIT_BUG, EXIT_OK, describe
-from posture.cli.monitor import demo, monitor
-from posture.cli.report import data, pain, report
 from posture.netguard import block_network, network_blocked
 
 log = logging.getLogger("posture")
@@ -32,7 +26,39 @@ def _configure_logging(verbose: bool) -> None:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each command's module and name. A command's module is imported only when that
+# command runs, so `posture report` starts without OpenCV, NumPy or MediaPipe.
+COMMANDS = {
+    "analyze": ("posture.cli.analyze", "analyze"),
+    "calibrate": ("posture.cli.calibrate", "calibrate"),
+    "profile": ("posture.cli.calibrate", "profile"),
+    "evaluate": ("posture.cli.evaluate", "evaluate_command"),
+    "monitor": ("posture.cli.monitor", "monitor"),
+    "demo": ("posture.cli.monitor", "demo"),
+    "config": ("posture.cli.config", "config"),
+    "report": ("posture.cli.report", "report"),
+    "pain": ("posture.cli.report", "pain"),
+    "data": ("posture.cli.report", "data"),
+    "autostart": ("posture.cli.autostart", "autostart"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module when the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module, name = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="posture")
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens, for troubleshooting.")
 def cli(verbose: bool) -> None:
@@ -49,19 +75,6 @@ def cli(verbose: bool) -> None:
         log.debug("network access blocked for this process (no IP sockets)")
     else:
         log.debug("network access could not be blocked on this platform")
-
-
-cli.add_command(analyze)
-cli.add_command(calibrate)
-cli.add_command(profile)
-cli.add_command(evaluate_command, name="evaluate")
-cli.add_command(monitor)
-cli.add_command(demo)
-cli.add_command(config)
-cli.add_command(report)
-cli.add_command(pain)
-cli.add_command(data)
-cli.add_command(autostart)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -22,8 +22,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from calibration.profile import Profile, ProfileStore
 from posture.paths import profiles_dir
+
+if TYPE_CHECKING:  # imported when used: `posture report` needs no calibration (NumPy)
+    from calibration.profile import Profile, ProfileStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -216,6 +218,8 @@ def cell(value: object, fmt: str) -> str:
 
 def profile_store() -> ProfileStore:
     """The user's profiles, in the data directory."""
+    from calibration.profile import ProfileStore
+
     return ProfileStore(profiles_dir())
 
 

@@ -8,32 +8,28 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from posture.cli.common import NamedPath, UserText, command_name, stderr, stdout
-from posture.history import PAIN_LOCATIONS, day_bounds, summarize
-from posture.report import (
-    SAFETY_NOTE,
-    render_table,
-    to_csv,
-    to_json,
-    write_chart,
-    write_html,
-)
-from posture.store import HistoryStore, default_path
+from posture.config import load_config
+from posture.history import day_bounds, summarize
+from posture.pain import PAIN_LOCATIONS, printable
+from posture.paths import writable_problem
+from posture.store import HistoryError, HistoryStore, default_path
 
 # A report spans at most a year: beyond that a table of days stops being readable.
 MAX_RANGE_DAYS = 366
 WEEK_DAYS = 7
 # From this level on, `pain add` repeats the safety note.
 PAIN_NOTE_FROM_LEVEL = 7
-
-
-# The days a history can hold: its times are Unix seconds, which start in 1970, and a
-# week or a day's end beyond a date must still be a date (Python's end at 9999-12-31).
-EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+# The days a command takes: far enough from both ends of what dates and Unix time
+# can hold that a week or a year around any of them is still a range of days.
+FIRST_DAY = date(1971, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 def today() -> date:
+    """Today's local calendar day."""
     return datetime.now().astimezone().date()
 
 
@@ -43,6 +39,7 @@ class DateType(click.ParamType[date]):
     name = "YYYY-MM-DD"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: object) -> date:
+        """The day `value` names; a usage error saying what to type otherwise."""
         if isinstance(value, date):
             return value
         text = str(value).strip().lower()
@@ -57,10 +54,9 @@ class DateType(click.ParamType[date]):
                 param,
                 None,
             )
-        if not EARLIEST_DAY <= day <= LATEST_DAY:
+        if not FIRST_DAY <= day <= LAST_DAY:
             self.fail(
-                f"{value!r} is out of range: a history holds days from {EARLIEST_DAY} "
-                f"to {LATEST_DAY}",
+                f"{value!r} is out of range: use a day from {FIRST_DAY} to {LAST_DAY}",
                 param,
                 None,
             )
@@ -71,11 +67,23 @@ DATE = DateType()
 
 
 def open_history(create: bool) -> HistoryStore:
-    """The user's history; without a file yet, an empty one in memory (reading creates nothing)."""
+    """The user's history, to write (`create`) or only to read.
+
+    Reading commands open it read-only, so they work on a read-only file or disk and
+    never change it; without a file yet, they read an empty one in memory (reading
+    creates nothing).
+    """
     path = default_path()
-    if not create and not path.exists():
+    if create:
+        return HistoryStore(path)
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise HistoryError(
+            f"the data folder {folder} is a file, not a folder: set POSTURE_HOME to a folder"
+        )
+    if not path.exists():
         return HistoryStore.in_memory()
-    return HistoryStore(path)
+    return HistoryStore(path, read_only=True)
 
 
 def resolve_range(
@@ -110,10 +118,18 @@ def _check_output(path: Path | None, option: str, suffix: str | None) -> None:
         raise click.BadParameter(
             f"{str(path)!r} must end in {suffix} (e.g. posture{suffix})", param_hint=option
         )
+    if path.parent.exists() and not path.parent.is_dir():
+        raise click.BadParameter(
+            f"{str(path.parent)!r} is a file, not a folder: name a file in a folder",
+            param_hint=option,
+        )
     if not path.parent.is_dir():
         raise click.BadParameter(
             f"folder {str(path.parent)!r} does not exist: create it first", param_hint=option
         )
+    problem = writable_problem(path)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint=option)
 
 
 def show_report(
@@ -127,9 +143,16 @@ def show_report(
 ) -> None:
     """Prints the report for `first`..`last` and writes the chart and page asked for.
 
-    `posture demo` calls this with its own store to end on the day's report.
+    `posture demo` calls this with its own store to end on the day's report. Breaks
+    fall due by the user's configured `break_due`, as the monitor's reminders do.
     """
-    summary = summarize(first, last, store.days(first, last))
+    from posture.report import render_table, to_csv, to_json, write_chart, write_html
+
+    break_due_s = load_config()[0].break_due_s
+    # Every minute where it is drawn or listed (a day; JSON and CSV give each day's
+    # 10-minute scores and longest streak); otherwise the minutes summed up in SQL.
+    detail = first == last or fmt in ("json", "csv")
+    summary = summarize(first, last, store.days(first, last, detail=detail), break_due_s)
     out = out or stdout()
     if fmt == "json":
         click.echo(to_json(summary))
@@ -230,12 +253,17 @@ def pain_add(level: int, where: str, feels: str, note: str) -> None:
     with open_history(create=True) as store:
         entry = store.add_pain(datetime.now().astimezone(), level, where, feels, note)
     out = stdout()
-    feeling = f" ({entry.feels})" if entry.feels else ""
+    feeling = f" ({printable(entry.feels)})" if entry.feels else ""
     out.print(
-        f"Noted at {entry.at.strftime('%H:%M')}: {entry.where.replace('-', ' ')} pain "
-        f"{entry.level}/10{feeling}. It appears beside your posture in `{command_name()} report`."
+        Text(
+            f"Noted at {entry.at.strftime('%H:%M')}: {entry.where.replace('-', ' ')} pain "
+            f"{entry.level}/10{feeling}. It appears beside your posture in "
+            f"`{command_name()} report`."
+        )
     )
     if entry.level >= PAIN_NOTE_FROM_LEVEL:
+        from posture.report.model import SAFETY_NOTE
+
         out.print(SAFETY_NOTE)
 
 
@@ -264,8 +292,8 @@ def pain_list(first: date | None, last: date | None) -> None:
             entry.at.strftime("%Y-%m-%d %H:%M"),
             f"{entry.level}/10",
             entry.where.replace("-", " "),
-            entry.feels,
-            entry.note,
+            Text(printable(entry.feels)),
+            Text(printable(entry.note)),
         )
     out.print(table)
 
