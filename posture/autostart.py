@@ -32,18 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from posture.errors import PostureError
+from posture.errors import AutostartError
 
 LAUNCH_AGENT_LABEL = "local.posture"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "posture"
 DESKTOP_FILE = "posture.desktop"
-
-
-class AutostartError(PostureError):
-    """Start-at-login cannot be set up or read: the message says why and what to do."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,14 @@ class ConfigError(PostureError):
     """A configuration file, variable or flag that cannot be used as it is."""
 
 
+class AutostartError(PostureError):
+    """Start-at-login cannot be set up or read: the message says why and what to do."""
+
+
+class TrayError(PostureError):
+    """The tray cannot be shown: the message says how to get it."""
+
+
 class NotifierError(PostureError):
     """A notification sink that cannot be made: the message says how to get it."""
 

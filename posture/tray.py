@@ -44,17 +44,11 @@ from posture.controllable import (
     Controllable,
     SnapshotView,
 )
-from posture.errors import PostureError
+from posture.errors import TrayError
 
 INSTALL_HINT = 'pip install "posture[tray]"'
 PAUSE_MINUTES = (15, 30, 60)
 RECALIBRATING = "recalibrating"  # the reason of the pause while calibration has the camera
-
-
-class TrayError(PostureError):
-    """The tray cannot be shown: the message says how to get it."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

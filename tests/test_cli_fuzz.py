@@ -92,7 +92,7 @@ ODD_DATES = [
     "9999-12-31",
     "0001-01-01",
     "1969-12-31",
-    "1970-01-01",
+    "1971-01-01",
     "9998-12-31",
 ]
 # Camera indices that cannot open a real camera: 99 exists nowhere, the rest are refused.

@@ -118,7 +118,9 @@ def test_without_pyside6_the_tray_gives_the_install_hint(monkeypatch: pytest.Mon
     with pytest.raises(TrayError) as caught:
         run_tray(RecordingControls(), _actions())
     assert str(caught.value) == 'the tray icon needs PySide6: pip install "posture[tray]"'
-    assert caught.value.exit_code == 2
+    from posture.cli.exits import describe
+
+    assert describe(caught.value)[0] == 2
 
 
 def _actions(

@@ -18,8 +18,10 @@ EXIT_BROKEN = 1
 
 def login_commands() -> list[str]:
     """The long-running commands this build of posture has."""
-    root = click.get_current_context().find_root().command
-    known = root.commands if isinstance(root, click.Group) else {}
+    context = click.get_current_context().find_root()
+    root = context.command
+    # The group loads its commands lazily: ask it for their names, not what it holds.
+    known = root.list_commands(context) if isinstance(root, click.Group) else []
     return [name for name in LOGIN_COMMANDS if name in known]
 
 

@@ -24,11 +24,13 @@ from pathlib import Path
 import click
 
 from posture.errors import (
+    AutostartError,
     ConfigError,
     ModelError,
     NotifierError,
     PostureError,
     SourceError,
+    TrayError,
     refusal,
 )
 
@@ -45,6 +47,9 @@ EXIT_CODES: dict[type[BaseException], int] = {
     SourceError: EXIT_USAGE,
     ConfigError: EXIT_USAGE,
     NotifierError: EXIT_USAGE,
+    # Set-up of the desktop side: a missing library, an unwritable autostart folder.
+    AutostartError: EXIT_USAGE,
+    TrayError: EXIT_USAGE,
     ModelError: EXIT_MODEL,
     # An OSError that reaches the CLI is the file system refusing a path (see
     # `refused_by_system`): the user's set-up, not a bug.
