@@ -9,7 +9,8 @@ the monotonic clock, a file's from the file, so a recording replays with the
 same timers as a live session, at `speed` times real time (0 = as fast as it
 can). Wall-clock times for the history are the session start plus that clock.
 
-Sampling: a recording replays at a fixed `fps`. A camera is sampled adaptively
+Sampling is the source's own (`FrameSource.paced`): a recording replays on a
+fixed `fps` grid of its own clock; a camera is sampled adaptively
 (`MonitorSettings.settled_fps`): slowly while the latest frame agrees with the
 smoothed verdict, and, as soon as one does not (a change is starting), a few
 consecutive frames so that the pose model's tracking catches up, then `fps` until
@@ -17,28 +18,35 @@ the verdict settles again. Only samples on the `fps` grid are judged (smoothed,
 timed, recorded), so the smoother sees the same evidence at any pace. The figures
 behind the defaults are in docs/performance.md.
 
+Commands: `Controls` (posture.control) carries pause, resume, snooze and stop from
+any thread (the terminal's keys, a tray, a signal handler); the loop applies them
+between frames and wakes from any wait the moment one arrives. A pause frees the
+camera (a recording keeps its place); the loop publishes a `Snapshot` after every
+judged sample and every change of state.
+
 Faults: a camera that disappears mid-run (unplugged, taken by a video call) is
 reported once and reopened with backoff; the gap is not counted as presence.
-`stop` (a `threading.Event`, set by the CLI on SIGINT/SIGTERM) ends the loop
-cleanly at the next frame or during any wait; the recorder is flushed.
+The recorder is flushed however the loop ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from posture.analysis import estimator_for
+from posture.control import Controls, Pause, Snapshot, Snooze, State
 from posture.errors import SourceError
 from posture.history import MinuteRow, MinuteTally, ScoreTally, split_by_minute
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
+from posture.pose import Estimator, EstimatorFactory, RunningMode, open_estimator
 from posture.presence import PresenceTracker
 from posture.records import Break, Episode, Nudge, NullRecorder, Recorder, Sample, SessionInfo
 from posture.scoring import (
@@ -48,7 +56,7 @@ from posture.scoring import (
     VerdictSmoother,
     ViewCheck,
 )
-from posture.sources import CameraLostError, CameraSource, Frame, FrameSource, VideoFileSource
+from posture.sources import CameraLostError, Frame, FrameSource, Pace, VideoFileSource
 from posture.vocabulary import Verdict, View
 
 log = logging.getLogger(__name__)
@@ -58,6 +66,8 @@ log = logging.getLogger(__name__)
 MAX_SAMPLE_S = 5.0
 # Camera reopen delays after a loss: quick at first, then every 30 s.
 RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+# A paused monitor looks at the wall clock this often (a command wakes it at once).
+PAUSE_CHECK_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -275,8 +285,13 @@ def _duration(seconds: float) -> str:
 class Monitor:
     """One monitoring run over a frame source. Call `run()` once.
 
-    `earlier_today`: the history's minutes of the day so far, so that the
-    status line can show today's score and not only this run's.
+    - `open_source`: opens the source, again after a lost camera or a pause.
+    - `estimator`: makes the pose estimator for a source's running mode (MediaPipe's by
+      default; tests pass a fake, so the loop runs without the model).
+    - `controls`: commands from other threads (pause, resume, snooze, stop) and the
+      published `Snapshot`s; one is made if none is given.
+    - `earlier_today`: the history's minutes of the day so far, so that the status
+      line can show today's score and not only this run's.
     """
 
     def __init__(
@@ -284,11 +299,12 @@ class Monitor:
         open_source: Callable[[], FrameSource],
         scorer: Scorer,
         *,
+        estimator: EstimatorFactory = open_estimator,
         notify: Callable[[NudgeEvent], None] = lambda event: None,
         recorder: Recorder | None = None,
         settings: MonitorSettings | None = None,
         status: Callable[[Status], None] | None = None,
-        stop: threading.Event | None = None,
+        controls: Controls | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
         source_name: str = "",
@@ -298,12 +314,15 @@ class Monitor:
     ) -> None:
         self.open_source = open_source
         self.scorer = scorer
+        self.open_estimator = estimator
         self.notify = notify
         self.recorder = recorder or NullRecorder()
         self.settings = settings or MonitorSettings()
         self.status = status
-        self.stop = stop or threading.Event()
+        self._owns_controls = controls is None
+        self.controls = controls or Controls()
         self.clock = clock
+        self.now = now
         self.engine = NudgeEngine(self.settings.policy)
         self.smoother = VerdictSmoother(self.settings.smoother, clock=clock)
         self.presence = PresenceTracker()
@@ -318,15 +337,20 @@ class Monitor:
         self.rate = AdaptiveRate(self.settings)
         self.frames_analysed = 0
         self._shown: Assessment | None = None  # the latest smoothed verdict, for the preview
+        self._opened = False  # the source opened at least once
+        self._pause: _Pause | None = None
+        self._held_s = 0.0  # time a replay spent paused in place: its pace stands still
         profile = scorer.profile
         self.view_check = ViewCheck(profile.view) if profile is not None else None
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> MonitorSummary:
+        """Monitor until the source ends (a recording) or `controls.stop()`; flush; summarise."""
         self.recorder.begin_session(
             SessionInfo(self.started_at, self.source_name, self.profile_name)
         )
+        self._publish(State.STARTING, "starting")
         try:
             self._run_until_stopped()
         finally:
@@ -336,21 +360,28 @@ class Monitor:
             self.recorder.flush()
             self.recorder.end_session(end)
             self.summary.duration_s = self._last_now_s or 0.0
+            self._publish(State.STOPPED, "stopped")
+            if self._owns_controls:
+                self.controls.close()
         return self.summary
 
     def _run_until_stopped(self) -> None:
         retries = 0
-        while not self.stop.is_set():
+        while not self.controls.stopped:
+            if self._pause is not None:
+                self._wait_while_paused()
+                continue
             try:
                 with self.open_source() as source:
+                    self._opened = True
                     retries = 0
-                    self._watch(source)
-                return  # a file ended, or stop was set
+                    if self._watch(source):
+                        return  # a recording ended, or stop
             except CameraLostError as error:
                 self._camera_lost(error, retries)
                 retries += 1
             except SourceError:
-                if retries == 0:
+                if not self._opened:
                     raise  # never opened: the user's error, reported by the CLI
                 self._camera_lost(None, retries)
                 retries += 1
@@ -359,34 +390,101 @@ class Monitor:
         delay = RETRY_DELAYS_S[min(retries, len(RETRY_DELAYS_S) - 1)]
         if error is not None:
             log.warning("%s; retrying", error)
+        reason = str(error) if error is not None else "cannot reopen the camera; retrying"
+        self._publish(State.CAMERA_PROBLEM, reason)
         lost_at = self.clock()
-        self.stop.wait(delay)
+        self._wait_for(delay)
         self.summary.camera_gaps_s.append(self.clock() - lost_at)
 
-    def _watch(self, source: FrameSource) -> None:
-        adaptive = isinstance(source, CameraSource) and self.settings.settled_fps is not None
-        with estimator_for(source) as estimator:
-            for frame, now_s in self._paced(source):
-                if self.stop.is_set():
-                    return
-                pose = estimator.estimate_image(frame.image, round(now_s * 1000))
-                self.frames_analysed += 1
-                metrics = compute_metrics(pose)
-                present = self.presence.person_present(
-                    frame.t_ms, metrics, pose.detected, frame.image
-                )
-                assessment = self.scorer.assess(metrics, present)
-                if adaptive:
-                    self.rate.update(assessment, self.smoother.verdict)
-                    judged = not self.rate.in_burst and self._due(now_s)
-                else:
-                    judged = True
-                if judged:
-                    self._shown = self._judge(now_s, assessment)
-                    if metrics is not None:
-                        self._check_view(metrics.view)
-                if self.preview is not None:
-                    self.preview(frame, pose, self._shown or assessment)
+    def _watch(self, source: FrameSource) -> bool:
+        """Judge `source`'s frames. True: it ended, or stop; False: a pause freed it."""
+        adaptive = source.live and self.settings.settled_fps is not None
+        pace = Pace(
+            fps=self.settings.fps,
+            speed=self.settings.speed,
+            interval_s=self.rate.interval_s if adaptive else None,
+            wait=lambda seconds: self._wait_for(seconds) and self._leave(source.live),
+            clock=lambda: self.clock() - self._held_s,
+        )
+        origin = self.clock() - (self._last_now_s or 0.0)  # a camera's time goes on
+        first_t_ms: int | None = None
+        mode: RunningMode = "video" if source.is_stream else "image"
+        with contextlib.closing(self.open_estimator(mode)) as estimator:
+            for frame in source.paced(pace):
+                if self._apply_commands() and self._leave(source.live):
+                    break
+                if source.live:
+                    now_s = self.clock() - origin
+                else:  # a recording: its own clock, from its first frame
+                    first_t_ms = frame.t_ms if first_t_ms is None else first_t_ms
+                    now_s = (frame.t_ms - first_t_ms) / 1000
+                self._analyse(frame, now_s, estimator, adaptive)
+        return self.controls.stopped or self._pause is None
+
+    def _analyse(self, frame: Frame, now_s: float, estimator: Estimator, adaptive: bool) -> None:
+        pose = estimator.estimate_image(frame.image, round(now_s * 1000))
+        self.frames_analysed += 1
+        metrics = compute_metrics(pose)
+        present = self.presence.person_present(frame.t_ms, metrics, pose.detected, frame.image)
+        assessment = self.scorer.assess(metrics, present)
+        if adaptive:
+            self.rate.update(assessment, self.smoother.verdict)
+            judged = not self.rate.in_burst and self._due(now_s)
+        else:
+            judged = True
+        if judged:
+            self._shown = self._judge(now_s, assessment)
+            if metrics is not None:
+                self._check_view(metrics.view)
+        if self.preview is not None:
+            self.preview(frame, pose, self._shown or assessment)
+
+    # -- commands: pause, resume, snooze, stop ------------------------------------------------
+
+    def _apply_commands(self) -> bool:
+        """Take the commands sent since last time. True: stop, or paused."""
+        for command in self.controls.take_commands():
+            if isinstance(command, Snooze):
+                self.engine.snooze((self._last_now_s or 0.0) + command.minutes * 60)
+            elif isinstance(command, Pause):
+                self._pause = _Pause.starting(command, self.clock(), self.now())
+                self._publish(State.PAUSED, command.reason)
+            else:
+                self._pause = None
+        return self.controls.stopped or self._pause is not None
+
+    def _leave(self, live: bool) -> bool:
+        """After `_apply_commands` said stop or pause: True if the source must be left.
+
+        A live source is left on a pause, to free the camera; a recording keeps its
+        place and waits here, its pace held still, until resumed.
+        """
+        if self.controls.stopped or live:
+            return True
+        held_from = self.clock()
+        self._wait_while_paused()
+        self._held_s += self.clock() - held_from
+        return self.controls.stopped
+
+    def _wait_for(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, applying commands as they come. True: stop or paused."""
+        deadline = self.clock() + seconds
+        while not self._apply_commands():
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                return False
+            self.controls.wait(remaining)
+        return True
+
+    def _wait_while_paused(self) -> None:
+        while self._pause is not None and not self.controls.stopped:
+            remaining = self._pause.remaining_s(self.clock(), self.now())
+            if remaining <= 0:
+                self._pause = None
+                break
+            # Wake now and then to read the wall clock: a suspend can pass a pause's end.
+            self.controls.wait(min(remaining, PAUSE_CHECK_S))
+            self._apply_commands()
 
     def _check_view(self, view: View) -> None:
         if self.view_check is None or self.view_check.update(view) is None:
@@ -402,31 +500,6 @@ class Monitor:
             return True
         # A quarter-interval of slack: camera samples land a frame late or early.
         return now_s - self._last_now_s >= 0.75 / self.settings.fps
-
-    def _paced(self, source: FrameSource) -> Iterator[tuple[Frame, float]]:
-        """Frames at about `fps` (adaptive for a camera), each with the loop's clock
-        in seconds."""
-        interval = 1.0 / self.settings.fps
-        if isinstance(source, CameraSource):
-            origin = self.clock() - (self._last_now_s or 0.0)
-            pace = interval if self.settings.settled_fps is None else self.rate.interval_s
-            for frame in source.sampled(pace, wait=self.stop.wait, reuse_buffer=True):
-                yield frame, self.clock() - origin
-            return
-        start_wall = self.clock()
-        first_t_ms: int | None = None
-        next_due = 0.0
-        for frame in source:
-            first_t_ms = frame.t_ms if first_t_ms is None else first_t_ms
-            file_s = (frame.t_ms - first_t_ms) / 1000
-            if file_s + 1e-6 < next_due:
-                continue  # between samples: throttled away
-            next_due = file_s + interval
-            if self.settings.speed > 0:
-                delay = start_wall + file_s / self.settings.speed - self.clock()
-                if delay > 0 and self.stop.wait(delay):
-                    return
-            yield frame, file_s
 
     # -- judging, nudging, recording --------------------------------------------------------
 
@@ -473,6 +546,7 @@ class Monitor:
     def _report_status(self, now_s: float, smoothed: Assessment) -> None:
         if self._state is None or self._state[0] is not smoothed.verdict:
             self._state = (smoothed.verdict, now_s)
+        snoozed = self.engine.snoozed(now_s)
         if self.status is not None:
             self.status(
                 Status(
@@ -481,17 +555,54 @@ class Monitor:
                     score=smoothed.score,
                     in_state_s=now_s - self._state[1],
                     session_score=self.summary.score,
-                    snoozed=self.engine.snoozed(now_s),
+                    snoozed=snoozed,
                     day_score=self.summary.day_score,
                 )
             )
+        reason = self.summary.view_advice or ("nudges snoozed" if snoozed else "")
+        self._publish(_STATE_OF.get(smoothed.verdict, State.SLOUCHING), reason, smoothed)
 
-    def snooze(self, minutes: float) -> None:
-        """Pause nudges for `minutes` from the loop's current time."""
-        self.engine.snooze((self._last_now_s or 0.0) + minutes * 60)
+    def _publish(self, state: State, reason: str, smoothed: Assessment | None = None) -> None:
+        pause = self._pause
+        self.controls.publish(
+            Snapshot(
+                state=state,
+                verdict=None if smoothed is None else smoothed.verdict.value,
+                score=None if smoothed is None else smoothed.score,
+                today_score=self.summary.day_score,
+                paused_until=None if pause is None else pause.until,
+                reason=reason,
+                at=self.now(),
+            )
+        )
 
     def _wall(self, now_s: float) -> datetime:
         return self.started_at + timedelta(seconds=now_s)
+
+
+_STATE_OF = {Verdict.GOOD: State.GOOD, Verdict.NO_PERSON: State.AWAY}
+
+
+@dataclass(frozen=True)
+class _Pause:
+    """A pause in force: until a monotonic instant and its wall-clock time, or resumed."""
+
+    until_s: float | None
+    until: datetime | None
+    reason: str
+
+    @classmethod
+    def starting(cls, command: Pause, clock_s: float, now: datetime) -> _Pause:
+        if command.minutes is None:
+            return cls(None, None, command.reason)
+        seconds = command.minutes * 60
+        return cls(clock_s + seconds, now + timedelta(seconds=seconds), command.reason)
+
+    def remaining_s(self, clock_s: float, now: datetime) -> float:
+        """Seconds left by whichever clock says less (the monotonic one stops in a suspend)."""
+        if self.until_s is None or self.until is None:
+            return math.inf
+        return min(self.until_s - clock_s, (self.until - now).total_seconds())
 
 
 def open_throttled(spec: str, fps: float) -> FrameSource:

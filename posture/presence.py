@@ -43,9 +43,8 @@ def skin_fraction(image_bgr: np.ndarray) -> float:
     ycrcb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2YCrCb)
     low = np.array([0, SKIN_CR[0], SKIN_CB[0]], np.uint8)
     high = np.array([255, SKIN_CR[1], SKIN_CB[1]], np.uint8)
-    return float(np.count_nonzero(cv2.inRange(ycrcb, low, high))) / (
-        ycrcb.shape[0] * ycrcb.shape[1]
-    )
+    skin = np.count_nonzero(cv2.inRange(ycrcb, low, high))
+    return float(skin / (ycrcb.shape[0] * ycrcb.shape[1]))
 
 
 def brightness(image_bgr: np.ndarray) -> float:

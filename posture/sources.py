@@ -15,6 +15,11 @@ on a live camera:
   independent stills for IMAGE mode.
 - A video plays at its own timestamps, not at wall-clock speed: the caller decides whether
   to pace it.
+- `paced(pace)` is how the monitor reads a source: a camera paces itself (it grabs a fresh
+  frame whenever the caller's `pace.interval_s()` says the next one is due, adaptively), a
+  recording replays at its own times, on a grid of `pace.fps` frames per second of its own
+  clock, at `pace.speed` times real time. `live` tells the two apart: a live source's frames
+  happen now; a recording's happened at its own times.
 - Every bad input raises `SourceError` with a one-line message for the user. A camera that
   stops delivering frames mid-run raises `CameraLostError`, so the monitor can tell "lost the
   camera" from "never had one" and retry.
@@ -66,6 +71,43 @@ _MAX_PLAUSIBLE_FRAME_COUNT = 2**31
 
 ImageArray = npt.NDArray[np.uint8]
 _Source = TypeVar("_Source", bound="SourceBase")
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a reader wants frames from `FrameSource.paced`.
+
+    - `fps`: a recording's frames are taken on this grid of its own clock (frames in
+      between are skipped), and a live source's when `interval_s` is None.
+    - `speed`: a recording plays at this many times real time; 0 = as fast as it can.
+    - `interval_s`: asked by a live source after each frame has been handled: seconds
+      until the next one is due (0: the next fresh frame). None: every 1/fps s.
+    - `wait`: sleeps up to the given seconds; returns True when the reader wants the
+      iteration to end now (stopping, pausing), which the source then does.
+    - `clock`: monotonic seconds for the pacing, injectable (the reader may hold it still
+      while it pauses a replay).
+    """
+
+    fps: float
+    speed: float = 1.0
+    interval_s: Callable[[], float] | None = None
+    wait: Callable[[float], bool] = _sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"fps must be a positive number, got {self.fps}")
+        if not (math.isfinite(self.speed) and self.speed >= 0):
+            raise ValueError(f"speed must be 0 or more, got {self.speed}")
+
+    def next_interval_s(self) -> float:
+        """Seconds until a live source's next frame is due."""
+        return 1.0 / self.fps if self.interval_s is None else self.interval_s()
 
 
 class CameraLostError(SourceError):
@@ -122,14 +164,22 @@ class FrameSource(Protocol):
       independent stills (IMAGE mode).
     - `frame_count`: frames the iteration will yield, after stride and range, when known
       in advance (for progress bars); None for a camera.
+    - `live`: True when frames happen now (a camera); False for a recording, whose frames
+      carry the times they were recorded at.
+    - `duration_ms`: a recording's length on its own clock (range included) when known in
+      advance; None for a camera or when the file does not say.
     """
 
     kind: str
     description: str
     is_stream: bool
     frame_count: int | None
+    live: bool
+    duration_ms: int | None
 
     def __iter__(self) -> Iterator[Frame]: ...
+
+    def paced(self, pace: Pace) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...
 
@@ -150,9 +200,34 @@ class SourceBase:
     description: str = ""
     is_stream: bool = False
     frame_count: int | None = None
+    live: bool = False
+    duration_ms: int | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
+
+    def paced(self, pace: Pace) -> Iterator[Frame]:
+        """A recording's frames on the `pace.fps` grid of its own clock, at `pace.speed`.
+
+        Frames closer than 1/fps to the previous one taken are skipped; each is handed
+        over when real time (`pace.clock`) reaches its own time divided by the speed,
+        counted from the first frame. Ends early when `pace.wait` says so.
+        """
+        interval = 1.0 / pace.fps
+        started = pace.clock()
+        first_t_ms: int | None = None
+        next_due = 0.0
+        for frame in self:
+            first_t_ms = frame.t_ms if first_t_ms is None else first_t_ms
+            own_s = (frame.t_ms - first_t_ms) / 1000
+            if own_s + 1e-6 < next_due:
+                continue  # between samples: throttled away
+            next_due = own_s + interval
+            if pace.speed > 0:
+                delay = started + own_s / pace.speed - pace.clock()
+                if delay > 0 and pace.wait(delay):
+                    return
+            yield frame
 
     def close(self) -> None:
         """Release the device or file. Safe to call more than once."""
@@ -222,6 +297,7 @@ class CameraSource(SourceBase):
 
     kind = "camera"
     is_stream = True
+    live = True
     frame_count: int | None = None
 
     def __init__(
@@ -270,6 +346,10 @@ class CameraSource(SourceBase):
                 )
             yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
 
+    def paced(self, pace: Pace) -> Iterator[Frame]:
+        """Fresh frames whenever `pace` says the next is due, decoded into one buffer."""
+        return self.sampled(pace.next_interval_s, wait=pace.wait, reuse_buffer=True)
+
     def sampled(
         self,
         interval_s: float | Callable[[], float],
@@ -282,7 +362,8 @@ class CameraSource(SourceBase):
         Between samples the camera keeps streaming into the driver's small buffer;
         before a sample, frames already waiting there (stale) are grabbed without
         decoding until a grab has to wait for the camera, which means the next one
-        is fresh. `wait` sleeps (a stop event's `wait` makes the loop interruptible).
+        is fresh. `wait` sleeps; when it returns True (a stop event's `wait` does when
+        the event is set) the iteration ends.
 
         `interval_s` may be a function, asked after each frame has been handled (the
         generator resumes), so the caller can change the pace from what it just saw:
@@ -297,10 +378,8 @@ class CameraSource(SourceBase):
         buffer: npt.NDArray[Any] | None = None
         while self._capture is not None:
             delay = next_due - self._clock()
-            if delay > 0:
-                wait(delay)
-                if self._capture is None:
-                    return
+            if delay > 0 and (wait(delay) or self._capture is None):
+                return
             due = next_due
             self._grab_fresh()
             ok, image = (
@@ -404,6 +483,7 @@ class VideoFileSource(SourceBase):
         self._prefetcher: _Prefetcher | None = None
         self.fps, total_frames = self._probe()
         self.frame_count = self._expected_count(total_frames)
+        self.duration_ms = self._expected_duration_ms(total_frames)
 
     def _open(self) -> cv2.VideoCapture:
         with _quiet_opencv():
@@ -450,6 +530,15 @@ class VideoFileSource(SourceBase):
         if self.end_ms is not None:
             stop = min(stop, math.ceil(self.end_ms * self.fps / 1000))
         return max(0, math.ceil((stop - first) / self.stride))
+
+    def _expected_duration_ms(self, total_frames: int | None) -> int | None:
+        """The range's length on the file's clock, assuming a constant frame rate."""
+        if self.fps is None or total_frames is None:
+            return None
+        end_ms = total_frames * 1000 / self.fps
+        if self.end_ms is not None:
+            end_ms = min(end_ms, self.end_ms)
+        return max(0, math.ceil(end_ms - (self.start_ms or 0)))
 
     def __iter__(self) -> Iterator[Frame]:
         self.close()
@@ -602,6 +691,7 @@ class ImageSource(SourceBase):
     kind = "image"
     is_stream = False
     frame_count: int | None = 1
+    duration_ms: int | None = 0
 
     def __init__(self, path: str | Path) -> None:
         self.path = _existing_file(Path(path), "an image file")
@@ -675,6 +765,7 @@ class FolderSource(SourceBase):
                 f"{_supported_list(IMAGE_EXTENSIONS)}; subfolders are not searched)"
             )
         self.frame_count = math.ceil(len(self.paths) / stride)
+        self.duration_ms = len(self.paths) * interval_ms
 
     def __iter__(self) -> Iterator[Frame]:
         for position in range(0, len(self.paths), self.stride):

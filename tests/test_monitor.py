@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -14,21 +15,34 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from posture import monitor as monitor_module
 from posture import sources
+from posture.cli.monitor import listen_for_keys
+from posture.control import Controls, Snooze, State
 from posture.history import MinuteRow
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.nudges import NudgePolicy
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.scoring import Scorer
-from posture.sources import CameraLostError, CameraSource, Frame, SourceBase
+from posture.sources import CameraLostError, CameraSource
 from posture.vocabulary import Verdict
 from tests.conftest import REPO, SESSION_VIDEO
+from tests.fakes import (
+    SLOUCHED,
+    UPRIGHT,
+    Clocks,
+    Estimators,
+    Recording,
+    SceneCamera,
+    profile_of,
+)
 
 FAST_POLICY = NudgePolicy(
     sustained_bad_s=3, good_to_end_s=2, cooldown_s=8, away_after_s=3, break_min_s=5
 )
+FAST_REPLAY = MonitorSettings(speed=0, policy=FAST_POLICY)
 TRUTH = json.loads((SESSION_VIDEO.parent / "session.json").read_text())
 
 
@@ -134,40 +148,18 @@ def test_todays_score_adds_the_days_earlier_sessions_to_this_one():
     assert "today 75" in line and "session 80" in line
 
 
-class FlakySource(SourceBase):
-    """Blank frames, then a lost camera, per a script: a stand-in for a USB camera."""
-
-    kind = "video"
-    is_stream = True
-    frame_count = None
-
-    def __init__(self, frames: int, then_lose: bool, start_ms: int = 0) -> None:
-        self.description = "flaky"
-        self.frames, self.then_lose, self.start_ms = frames, then_lose, start_ms
-
-    def __iter__(self):
-        for i in range(self.frames):
-            yield Frame(np.zeros((120, 160, 3), np.uint8), self.start_ms + i * 500, i)
-        if self.then_lose:
-            raise CameraLostError(
-                "camera 0 stopped delivering frames after 4 frames: check the cable"
-            )
-
-    def close(self) -> None:
-        pass
-
-
 def test_a_lost_camera_is_reported_retried_and_resumed(monkeypatch, caplog):
     monkeypatch.setattr(monitor_module, "RETRY_DELAYS_S", (0.01,))
+    lost = CameraLostError("camera 0 stopped delivering frames after 4 frames: check the cable")
     script = iter(["frames-then-lose", "still-gone", "frames"])
 
     def opener():
         step = next(script)
         if step == "still-gone":
             raise sources.SourceError("cannot open camera 0")
-        return FlakySource(4, then_lose=step == "frames-then-lose")
+        return Recording([UPRIGHT] * 4, then=lost if step == "frames-then-lose" else None)
 
-    runner = Monitor(opener, Scorer(), settings=MonitorSettings(speed=0))
+    runner = Monitor(opener, Scorer(profile_of()), estimator=Estimators(), settings=FAST_REPLAY)
     summary = runner.run()
     assert summary.samples == 8  # 4 before the loss, 4 after
     assert len(summary.camera_gaps_s) == 2
@@ -179,23 +171,27 @@ def test_a_camera_that_never_opens_is_the_users_error():
         raise sources.SourceError("cannot open camera 7: check that it is connected")
 
     with pytest.raises(sources.SourceError, match="cannot open camera 7"):
-        Monitor(opener, Scorer()).run()
+        Monitor(opener, Scorer(profile_of()), estimator=Estimators()).run()
 
 
 def test_stop_ends_the_loop_and_still_flushes():
-    stop = threading.Event()
+    controls = Controls()
     recorder = RecordingRecorder()
+    estimators = Estimators()
     runner = Monitor(
-        lambda: FlakySource(1000, then_lose=False),
-        Scorer(),
+        lambda: Recording([UPRIGHT] * 1000),
+        Scorer(profile_of()),
+        estimator=estimators,
         recorder=recorder,
-        settings=MonitorSettings(speed=0),
-        stop=stop,
-        status=lambda status: stop.set() if status.now_s >= 2 else None,
+        settings=FAST_REPLAY,
+        controls=controls,
+        status=lambda status: controls.stop() if status.now_s >= 2 else None,
     )
     summary = runner.run()
-    assert summary.samples < 10
+    assert summary.samples == 5  # 0, 0.5, ... 2.0 s
     assert recorder.flushes >= 1 and recorder.ended is not None
+    assert [e.mode for e in estimators.made] == ["video"] and estimators.made[0].closed
+    assert controls.snapshot.state is State.STOPPED
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -304,28 +300,162 @@ def test_a_second_run_of_the_day_reports_the_day_so_far(capsys):
     assert code == 0 and "Today so far" not in out
 
 
-def test_a_profile_from_the_other_side_of_the_camera_is_pointed_out(session_run, caplog):
-    from calibration.gates import CalibrationSample
-    from calibration.protocol import calibrate
-    from posture.analysis import calibration_frames
-    from posture.sources import open_source
+def test_a_profile_from_the_other_side_of_the_camera_is_pointed_out(caplog):
+    def run_with(profile):
+        runner = Monitor(
+            lambda: Recording([UPRIGHT] * 40),
+            Scorer(profile),
+            estimator=Estimators(),
+            settings=FAST_REPLAY,
+            profile_name=profile.name,
+        )
+        with caplog.at_level("WARNING", logger="posture"):
+            return runner.run()
 
-    summary, _, _ = session_run
-    assert summary.view_advice is None  # calibrated side-on, monitored side-on
-    with open_source(REPO / "samples" / "frontal" / "man-selfie.jpg") as source:
-        samples = [
-            CalibrationSample(r.metrics, r.person_count, r.brightness)
-            for r in calibration_frames(source)
-        ]
-    frontal = calibrate(samples, name="laptop", source="test")
-    runner = Monitor(
-        lambda: open_throttled(str(SESSION_VIDEO), 2.0),
-        Scorer(frontal),
-        settings=MonitorSettings(speed=0, policy=FAST_POLICY),
-        profile_name="laptop",
-    )
-    with caplog.at_level("WARNING", logger="posture"):
-        summary = runner.run()
+    assert run_with(profile_of()).view_advice is None  # calibrated side-on, seen side-on
+    summary = run_with(profile_of(yaw_deg=0, name="laptop"))
     assert summary.view_advice is not None
     assert "from the side" in summary.view_advice and "'laptop'" in summary.view_advice
     assert [r.getMessage() for r in caplog.records] == [summary.view_advice]
+
+
+# --- commands from other threads: pause, resume, snooze, stop --------------------------------
+
+
+def camera_monitor(monkeypatch, scene, clocks, controls, **options):
+    """The monitor on a fake camera (cv2.VideoCapture stand-in) and fake clocks."""
+    cameras = []
+
+    def capture(index):
+        cameras.append(SceneCamera(clocks, scene))
+        return cameras[-1]
+
+    monkeypatch.setattr(sources.cv2, "VideoCapture", capture)
+    runner = Monitor(
+        lambda: CameraSource(0, clock=clocks.monotonic),
+        Scorer(profile_of()),
+        estimator=Estimators(),
+        controls=controls,
+        clock=clocks.monotonic,
+        now=clocks.now,
+        **options,
+    )
+    return runner, cameras
+
+
+def test_a_pause_frees_the_camera_until_resumed(monkeypatch):
+    clocks = Clocks()
+    paused_at = []
+
+    def sleep(seconds):
+        clocks.sleep(seconds)
+        if paused_at and clocks.monotonic() - paused_at[0] >= 300:
+            controls.resume()  # five minutes later, from "another thread"
+
+    controls = Controls(sleep=sleep)
+    snapshots = []
+    controls.subscribe(snapshots.append)
+    judged = []
+
+    def status(state):
+        judged.append(clocks.monotonic())
+        if state.now_s >= 6 and not paused_at:
+            paused_at.append(clocks.monotonic())
+            controls.pause(reason="screen locked")
+        if len(judged) >= 12 and paused_at:
+            controls.stop()
+
+    runner, cameras = camera_monitor(
+        monkeypatch, lambda t: UPRIGHT, clocks, controls, status=status
+    )
+    runner.run()
+    assert len(cameras) == 2  # reopened after the pause
+    assert cameras[0].released and cameras[1].released
+    pause = next(s for s in snapshots if s.state is State.PAUSED)
+    assert pause.reason == "screen locked" and pause.paused_until is None
+    after = [t for t in judged if t > paused_at[0]]
+    assert after and after[0] - paused_at[0] >= 300  # nothing judged while paused
+    assert [s.state for s in snapshots][-1] is State.STOPPED
+
+
+def test_a_timed_pause_ends_by_itself_and_says_until_when(monkeypatch):
+    clocks = Clocks()
+    controls = Controls(sleep=clocks.sleep)
+    snapshots = []
+    controls.subscribe(snapshots.append)
+    judged = []
+
+    def status(state):
+        judged.append(clocks.monotonic())
+        if len(judged) == 3:
+            controls.pause(1.5, reason="meeting")
+        if state.now_s >= 120:
+            controls.stop()
+
+    runner, cameras = camera_monitor(
+        monkeypatch, lambda t: UPRIGHT, clocks, controls, status=status
+    )
+    started = clocks.now()
+    runner.run()
+    pause = next(s for s in snapshots if s.state is State.PAUSED)
+    assert pause.reason == "meeting"
+    assert pause.paused_until == pause.at + timedelta(minutes=1.5)
+    gap = max(b - a for a, b in itertools.pairwise(judged))
+    assert 90 <= gap <= 93
+    assert len(cameras) == 2 and clocks.now() > started
+
+
+def test_a_snooze_from_another_thread_holds_nudges_back_for_its_minutes():
+    controls = Controls()
+    controls.snooze(0.5)  # 30 s of the recording's time
+    recorder = RecordingRecorder()
+    Monitor(
+        lambda: Recording([SLOUCHED] * 120),  # a minute of slouching
+        Scorer(profile_of()),
+        estimator=Estimators(),
+        recorder=recorder,
+        settings=FAST_REPLAY,
+        controls=controls,
+    ).run()
+    start = recorder.sessions[0].started_at
+    offsets = [(n.at - start).total_seconds() for n in recorder.nudges]
+    assert offsets and min(offsets) >= 30  # none while snoozed, from 3 s on without it
+    assert len(offsets) == 4  # then every 8 s cooldown: 30, 38, 46, 54
+
+
+def test_a_paused_replay_keeps_its_place():
+    controls = Controls()
+    recording = Recording([UPRIGHT] * 20)
+    snapshots = []
+    controls.subscribe(snapshots.append)
+
+    def status(state):
+        if state.now_s == 2.0:
+            controls.pause()
+            threading.Timer(0.05, controls.resume).start()
+
+    summary = Monitor(
+        lambda: recording,
+        Scorer(profile_of()),
+        estimator=Estimators(),
+        settings=FAST_REPLAY,
+        controls=controls,
+        status=status,
+    ).run()
+    assert recording.yielded == list(range(20))  # each frame once: not restarted
+    assert summary.samples == 20
+    assert State.PAUSED in [s.state for s in snapshots]
+
+
+def test_the_terminal_keys_snooze_and_quit_through_the_controls(monkeypatch):
+    master, slave = os.openpty()
+    with os.fdopen(slave, "r") as terminal, Controls() as controls:
+        monkeypatch.setattr(sys, "stdin", terminal)
+        console = Console(file=io.StringIO())
+        listen_for_keys(controls, 25, console)
+        os.write(master, b"\n")
+        assert controls.wait(5) and controls.take_commands() == [Snooze(25)]
+        os.write(master, b"q\n")
+        assert controls.wait(5) and controls.stopped
+    os.close(master)
+    assert "Nudges snoozed for 25 minutes." in console.file.getvalue()

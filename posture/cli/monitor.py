@@ -22,6 +22,7 @@ from posture.analysis import calibration_frames
 from posture.cli.common import command_name, profile_store, source_option, stderr, stdout
 from posture.cli.report import show_report
 from posture.config import load_config
+from posture.control import Controls
 from posture.errors import SourceError
 from posture.history import MinuteRow, day_bounds
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
@@ -36,31 +37,33 @@ from posture.vocabulary import Verdict
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """A stop event set by Ctrl+C or SIGTERM, so the loop can flush and summarise."""
-    stop = threading.Event()
+def stop_on_signals(controls: Controls) -> Iterator[Controls]:
+    """Ctrl+C or SIGTERM stop the monitor through its controls, so it can flush and summarise."""
     previous = {}
     for number in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread (tests)
-            previous[number] = signal.signal(number, lambda *_: stop.set())
+            previous[number] = signal.signal(number, lambda *_: controls.stop())
     try:
-        yield stop
+        yield controls
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
-def listen_for_keys(monitor: Monitor, snooze_minutes: float, console: Console) -> None:
-    """In a terminal: Enter snoozes nudges, `q` then Enter quits. Never blocks the loop."""
+def listen_for_keys(controls: Controls, snooze_minutes: float, console: Console) -> None:
+    """In a terminal: Enter snoozes nudges for `snooze_minutes`, `q` then Enter quits.
+
+    A thread of its own reads the keys and sends commands; it never blocks the loop.
+    """
     if not sys.stdin or not sys.stdin.isatty():
         return
 
     def read() -> None:
         for line in sys.stdin:
             if line.strip().lower() in ("q", "quit"):
-                monitor.stop.set()
+                controls.stop()
                 return
-            monitor.snooze(snooze_minutes)
+            controls.snooze(snooze_minutes)
             console.print(f"Nudges snoozed for {snooze_minutes:g} minutes.")
 
     threading.Thread(target=read, name="posture-keys", daemon=True).start()
@@ -213,7 +216,7 @@ def monitor(
     notifier = make_notifier(config.notifier, out)
     settings = MonitorSettings(fps=config.fps, speed=speed, policy=config.policy())
     history = contextlib.nullcontext(NullRecorder()) if no_history else HistoryStore()
-    with history as recorder, stop_on_signals() as stop:
+    with history as recorder, Controls() as controls, stop_on_signals(controls):
         runner = Monitor(
             lambda: open_throttled(source_spec, config.fps),
             scorer,
@@ -221,15 +224,15 @@ def monitor(
             recorder=recorder,
             settings=settings,
             status=None if quiet else status_printer(err),
-            stop=stop,
+            controls=controls,
             source_name=source_spec,
             profile_name=name,
             preview=window,
             earlier_today=_earlier_today(recorder),
         )
         if snooze_minutes:
-            runner.snooze(snooze_minutes)
-        listen_for_keys(runner, config.snooze_minutes, err)
+            controls.snooze(snooze_minutes)
+        listen_for_keys(controls, config.snooze_minutes, err)
         try:
             summary = runner.run()
         finally:
