@@ -4,10 +4,13 @@
                                                                  ├─▶ notifier (nudges)
                                                                  └─▶ recorder (history)
 
-Time: the loop's clock is the frames' own (`Frame.t_ms`): a camera's comes from
-the monotonic clock, a file's from the file, so a recording replays with the
-same timers as a live session, at `speed` times real time (0 = as fast as it
-can). Wall-clock times for the history are the session start plus that clock.
+Time (posture.timeline): timers run on the loop's seconds, records are stamped
+with wall-clock time read when they happen. A camera's loop seconds are the
+monotonic clock's, plus any time it did not see (a suspend); a recording's are its
+own clock, so it replays with the same timers as a live session at `speed` times
+real time (0 = as fast as it can), filed in the past, never in the future. Time not
+watched (the camera lost, a pause, a suspend or a clock set) is a gap: the history
+gets nothing for it, and the nudge engine sees an absence (a break, if long).
 
 Sampling is the source's own (`FrameSource.paced`): a recording replays on a
 fixed `fps` grid of its own clock; a camera is sampled adaptively
@@ -26,7 +29,7 @@ judged sample and every change of state.
 
 Faults: a camera that disappears mid-run (unplugged, taken by a video call) is
 reported once and reopened with backoff; the gap is not counted as presence.
-The recorder is flushed however the loop ends.
+The recorder is flushed, and the session closed, however the loop ends.
 """
 
 from __future__ import annotations
@@ -57,12 +60,14 @@ from posture.scoring import (
     ViewCheck,
 )
 from posture.sources import CameraLostError, Frame, FrameSource, Pace, VideoFileSource
+from posture.timeline import LiveTimeline, Reading, ReplayTimeline, local_now
 from posture.vocabulary import Verdict, View
 
 log = logging.getLogger(__name__)
 
-# One sample stands for at most this long in the history, so a stalled loop (a
-# suspended laptop) is not counted as minutes of posture.
+# One sample stands for at most this long in the history, so a loop held up by
+# something it cannot see as a gap (a process stopped with SIGSTOP, a frame that took
+# long) is not counted as minutes of posture. Suspends and lost cameras are gaps.
 MAX_SAMPLE_S = 5.0
 # Camera reopen delays after a loss: quick at first, then every 30 s.
 RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -198,6 +203,8 @@ class MonitorSummary:
     episodes: list[EpisodeEvent] = field(default_factory=list)
     breaks: list[BreakEvent] = field(default_factory=list)
     camera_gaps_s: list[float] = field(default_factory=list)
+    # Every stretch not watched: ("camera" | "paused" | "clock", seconds).
+    gaps: list[tuple[str, float]] = field(default_factory=list)
     # What the history already held for the day this run started on.
     earlier_today: list[MinuteRow] = field(default_factory=list)
     # Set when the camera came to see the user from another side than the profile's.
@@ -306,7 +313,7 @@ class Monitor:
         status: Callable[[Status], None] | None = None,
         controls: Controls | None = None,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+        now: Callable[[], datetime] = local_now,
         source_name: str = "",
         profile_name: str | None = None,
         preview: Callable[[Frame, PoseResult, Assessment], None] | None = None,
@@ -337,7 +344,8 @@ class Monitor:
         self.rate = AdaptiveRate(self.settings)
         self.frames_analysed = 0
         self._shown: Assessment | None = None  # the latest smoothed verdict, for the preview
-        self._opened = False  # the source opened at least once
+        self._timeline: LiveTimeline | ReplayTimeline | None = None  # set when a source opens
+        self._gap: _Gap | None = None  # time not watched, open until the next sample
         self._pause: _Pause | None = None
         self._held_s = 0.0  # time a replay spent paused in place: its pace stands still
         profile = scorer.profile
@@ -347,23 +355,28 @@ class Monitor:
 
     def run(self) -> MonitorSummary:
         """Monitor until the source ends (a recording) or `controls.stop()`; flush; summarise."""
-        self.recorder.begin_session(
-            SessionInfo(self.started_at, self.source_name, self.profile_name)
-        )
         self._publish(State.STARTING, "starting")
         try:
             self._run_until_stopped()
         finally:
-            for event in self.engine.finish(self._last_now_s or 0.0):
-                self._handle(event)
-            end = self._wall(self._last_now_s or 0.0)
-            self.recorder.flush()
-            self.recorder.end_session(end)
-            self.summary.duration_s = self._last_now_s or 0.0
-            self._publish(State.STOPPED, "stopped")
-            if self._owns_controls:
-                self.controls.close()
+            self._finish()
         return self.summary
+
+    def _finish(self) -> None:
+        """Close what is open (an episode, a gap, the session) at the time it ends."""
+        timeline = self._timeline
+        if timeline is not None:
+            end_s = self._loop_now()
+            if self._gap is not None:
+                self._close_gap(end_s)
+            for event in self.engine.finish(end_s):
+                self._handle(event)
+            self.recorder.flush()
+            self.recorder.end_session(timeline.wall(end_s))
+            self.summary.duration_s = end_s
+        self._publish(State.STOPPED, "stopped")
+        if self._owns_controls:
+            self.controls.close()
 
     def _run_until_stopped(self) -> None:
         retries = 0
@@ -373,7 +386,7 @@ class Monitor:
                 continue
             try:
                 with self.open_source() as source:
-                    self._opened = True
+                    self._begin(source)
                     retries = 0
                     if self._watch(source):
                         return  # a recording ended, or stop
@@ -381,20 +394,35 @@ class Monitor:
                 self._camera_lost(error, retries)
                 retries += 1
             except SourceError:
-                if not self._opened:
+                if self._timeline is None:
                     raise  # never opened: the user's error, reported by the CLI
                 self._camera_lost(None, retries)
                 retries += 1
+
+    def _begin(self, source: FrameSource) -> None:
+        """The first time a source opens, the session begins, on its kind of time."""
+        if self._timeline is not None:
+            return
+        if source.live:
+            live = LiveTimeline(self.clock, self.now)
+            self._timeline, self.started_at = live, live.read().at
+        else:
+            replay = ReplayTimeline(source.duration_ms, self.now)
+            self._timeline, self.started_at = replay, replay.started_at
+        self.summary.started_at = self.started_at
+        self.recorder.begin_session(
+            SessionInfo(self.started_at, self.source_name, self.profile_name)
+        )
 
     def _camera_lost(self, error: CameraLostError | None, retries: int) -> None:
         delay = RETRY_DELAYS_S[min(retries, len(RETRY_DELAYS_S) - 1)]
         if error is not None:
             log.warning("%s; retrying", error)
+        if self._gap is None:
+            self._gap = _Gap(self._last_now_s or 0.0, "camera")
         reason = str(error) if error is not None else "cannot reopen the camera; retrying"
         self._publish(State.CAMERA_PROBLEM, reason)
-        lost_at = self.clock()
         self._wait_for(delay)
-        self.summary.camera_gaps_s.append(self.clock() - lost_at)
 
     def _watch(self, source: FrameSource) -> bool:
         """Judge `source`'s frames. True: it ended, or stop; False: a pause freed it."""
@@ -406,20 +434,32 @@ class Monitor:
             wait=lambda seconds: self._wait_for(seconds) and self._leave(source.live),
             clock=lambda: self.clock() - self._held_s,
         )
-        origin = self.clock() - (self._last_now_s or 0.0)  # a camera's time goes on
-        first_t_ms: int | None = None
         mode: RunningMode = "video" if source.is_stream else "image"
         with contextlib.closing(self.open_estimator(mode)) as estimator:
             for frame in source.paced(pace):
                 if self._apply_commands() and self._leave(source.live):
                     break
-                if source.live:
-                    now_s = self.clock() - origin
-                else:  # a recording: its own clock, from its first frame
-                    first_t_ms = frame.t_ms if first_t_ms is None else first_t_ms
-                    now_s = (frame.t_ms - first_t_ms) / 1000
-                self._analyse(frame, now_s, estimator, adaptive)
+                reading = self._read(frame)
+                if reading.jump_s and self._gap is None:
+                    # Asleep, or the clock was set: nothing was seen since the last sample.
+                    self._gap = _Gap(self._last_now_s or 0.0, "clock", reading.jump_s)
+                self._analyse(frame, reading.loop_s, estimator, adaptive)
+        if self._pause is not None and not self.controls.stopped and self._gap is None:
+            self._gap = _Gap(self._last_now_s or 0.0, "paused")
         return self.controls.stopped or self._pause is None
+
+    def _read(self, frame: Frame) -> Reading:
+        timeline = self._timeline
+        if isinstance(timeline, ReplayTimeline):
+            return timeline.read(frame.t_ms)
+        assert timeline is not None
+        return timeline.read()
+
+    def _loop_now(self) -> float:
+        """The loop's seconds now: a live clock's reading, or a replay's latest frame."""
+        if isinstance(self._timeline, LiveTimeline):
+            return self._timeline.read().loop_s
+        return self._last_now_s or 0.0
 
     def _analyse(self, frame: Frame, now_s: float, estimator: Estimator, adaptive: bool) -> None:
         pose = estimator.estimate_image(frame.image, round(now_s * 1000))
@@ -445,7 +485,7 @@ class Monitor:
         """Take the commands sent since last time. True: stop, or paused."""
         for command in self.controls.take_commands():
             if isinstance(command, Snooze):
-                self.engine.snooze((self._last_now_s or 0.0) + command.minutes * 60)
+                self.engine.snooze(self._loop_now() + command.minutes * 60)
             elif isinstance(command, Pause):
                 self._pause = _Pause.starting(command, self.clock(), self.now())
                 self._publish(State.PAUSED, command.reason)
@@ -504,12 +544,14 @@ class Monitor:
     # -- judging, nudging, recording --------------------------------------------------------
 
     def _judge(self, now_s: float, assessment: Assessment) -> Assessment:
+        if self._gap is not None:
+            self._close_gap(now_s)
+            step = 0.0  # the time since the last sample was not seen: not presence
+        elif self._last_now_s is None:
+            step = 0.0
+        else:
+            step = min(max(0.0, now_s - self._last_now_s), MAX_SAMPLE_S)
         smoothed = self.smoother.update(assessment, round(now_s * 1000))
-        step = (
-            0.0
-            if self._last_now_s is None
-            else min(max(0.0, now_s - self._last_now_s), MAX_SAMPLE_S)
-        )
         self._last_now_s = now_s
         sample = Sample(
             at=self._wall(now_s),
@@ -528,6 +570,19 @@ class Monitor:
             self._last_flush_s = now_s
         self._report_status(now_s, smoothed)
         return smoothed
+
+    def _close_gap(self, now_s: float) -> None:
+        """Time not watched (camera lost, paused, asleep) ends: the nudge engine sees an
+        absence over it (a break, if long enough), the history sees nothing."""
+        gap, self._gap = self._gap, None
+        assert gap is not None
+        for at_s in (gap.start_s, now_s):
+            for event in self.engine.update(at_s, Verdict.NO_PERSON):
+                self._handle(event)
+        self.smoother.reset()  # what was seen before says nothing about now
+        self.summary.gaps.append((gap.cause, max(0.0, now_s - gap.start_s)))
+        if gap.cause == "camera":
+            self.summary.camera_gaps_s.append(max(0.0, now_s - gap.start_s))
 
     def _handle(self, event: NudgeEvent | EpisodeEvent | BreakEvent) -> None:
         if isinstance(event, NudgeEvent):
@@ -576,11 +631,22 @@ class Monitor:
             )
         )
 
-    def _wall(self, now_s: float) -> datetime:
-        return self.started_at + timedelta(seconds=now_s)
+    def _wall(self, loop_s: float) -> datetime:
+        assert self._timeline is not None
+        return self._timeline.wall(loop_s)
 
 
 _STATE_OF = {Verdict.GOOD: State.GOOD, Verdict.NO_PERSON: State.AWAY}
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """Time not watched, from the last judged sample: `cause` is "camera" (lost),
+    "paused" or "clock" (a suspend or the clock set; `jump_s` by how much)."""
+
+    start_s: float
+    cause: str
+    jump_s: float = 0.0
 
 
 @dataclass(frozen=True)

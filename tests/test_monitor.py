@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from posture import monitor as monitor_module
 from posture import sources
 from posture.cli.monitor import listen_for_keys
 from posture.control import Controls, Snooze, State
@@ -26,7 +25,7 @@ from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, op
 from posture.nudges import NudgePolicy
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.scoring import Scorer
-from posture.sources import CameraLostError, CameraSource
+from posture.sources import CameraSource
 from posture.vocabulary import Verdict
 from tests.conftest import REPO, SESSION_VIDEO
 from tests.fakes import (
@@ -148,21 +147,57 @@ def test_todays_score_adds_the_days_earlier_sessions_to_this_one():
     assert "today 75" in line and "session 80" in line
 
 
-def test_a_lost_camera_is_reported_retried_and_resumed(monkeypatch, caplog):
-    monkeypatch.setattr(monitor_module, "RETRY_DELAYS_S", (0.01,))
-    lost = CameraLostError("camera 0 stopped delivering frames after 4 frames: check the cable")
-    script = iter(["frames-then-lose", "still-gone", "frames"])
+def test_a_lost_camera_is_a_gap_stamped_at_the_times_it_happened(monkeypatch, caplog):
+    """The real camera path (CameraSource over a stand-in cv2.VideoCapture): the camera
+    delivers for 10 s, is gone for 48 s (reopening fails), then comes back."""
+    clocks = Clocks()
+    unplugged = (clocks.monotonic() + 10, clocks.monotonic() + 58)
 
-    def opener():
-        step = next(script)
-        if step == "still-gone":
-            raise sources.SourceError("cannot open camera 0")
-        return Recording([UPRIGHT] * 4, then=lost if step == "frames-then-lose" else None)
+    def gone(_t_s=None):
+        return unplugged[0] <= clocks.monotonic() < unplugged[1]
 
-    runner = Monitor(opener, Scorer(profile_of()), estimator=Estimators(), settings=FAST_REPLAY)
-    summary = runner.run()
-    assert summary.samples == 8  # 4 before the loss, 4 after
-    assert len(summary.camera_gaps_s) == 2
+    cameras = []
+
+    def capture(index):
+        cameras.append(SceneCamera(clocks, lambda t: UPRIGHT, fails=gone))
+        cameras[-1].released = gone()  # unplugged: it does not even open
+        return cameras[-1]
+
+    def status(state):
+        if state.now_s >= 80:
+            controls.stop()
+
+    monkeypatch.setattr(sources.cv2, "VideoCapture", capture)
+    controls = Controls(sleep=clocks.sleep)
+    recorder = RecordingRecorder()
+    started = clocks.now()
+    summary = Monitor(
+        lambda: CameraSource(0, clock=clocks.monotonic),
+        Scorer(profile_of()),
+        estimator=Estimators(),
+        recorder=recorder,
+        settings=MonitorSettings(policy=FAST_POLICY),
+        status=status,
+        controls=controls,
+        clock=clocks.monotonic,
+        now=clocks.now,
+    ).run()
+    offsets = [((s.at - started).total_seconds(), s.duration_s) for s in recorder.samples]
+    before = [t for t, _ in offsets if t <= 10]
+    after = [(t, d) for t, d in offsets if t > 10]
+    # The last sample before the loss, the first after: 48 s of reopening apart, in
+    # wall-clock time, and the first one after stands for no time at all.
+    assert after[0][0] - before[-1] >= 48 and after[0][0] <= before[-1] + 52
+    assert after[0][1] == 0.0
+    assert sum(d for _, d in offsets) == pytest.approx(80 - (after[0][0] - before[-1]), abs=2.5)
+    assert summary.camera_gaps_s == [pytest.approx(after[0][0] - before[-1])]
+    # Away that long is a break, from the last sample seen to the first one after.
+    assert [(b.start, b.end) for b in recorder.breaks] == [
+        (started + timedelta(seconds=before[-1]), started + timedelta(seconds=after[0][0]))
+    ]
+    # The session ends when it ended, not 48 s early.
+    assert recorder.ended == clocks.now() and summary.duration_s >= 80
+    assert len(cameras) >= 3 and all(c.released for c in cameras)
     assert sum("stopped delivering frames" in r.message for r in caplog.records) == 1
 
 
@@ -365,8 +400,15 @@ def test_a_pause_frees_the_camera_until_resumed(monkeypatch):
         if len(judged) >= 12 and paused_at:
             controls.stop()
 
+    recorder = RecordingRecorder()
     runner, cameras = camera_monitor(
-        monkeypatch, lambda t: UPRIGHT, clocks, controls, status=status
+        monkeypatch,
+        lambda t: UPRIGHT,
+        clocks,
+        controls,
+        status=status,
+        recorder=recorder,
+        settings=MonitorSettings(policy=FAST_POLICY),
     )
     runner.run()
     assert len(cameras) == 2  # reopened after the pause
@@ -376,6 +418,12 @@ def test_a_pause_frees_the_camera_until_resumed(monkeypatch):
     after = [t for t in judged if t > paused_at[0]]
     assert after and after[0] - paused_at[0] >= 300  # nothing judged while paused
     assert [s.state for s in snapshots][-1] is State.STOPPED
+    # Paused for five minutes (the screen locked): a break, never presence.
+    (pause_break,) = recorder.breaks
+    assert pause_break.end - pause_break.start >= timedelta(seconds=300)
+    present = sum(s.duration_s for s in recorder.samples)
+    assert present == pytest.approx(runner.summary.duration_s - 300, abs=3)
+    assert ("paused", pytest.approx(300, abs=3)) in runner.summary.gaps
 
 
 def test_a_timed_pause_ends_by_itself_and_says_until_when(monkeypatch):
@@ -402,7 +450,8 @@ def test_a_timed_pause_ends_by_itself_and_says_until_when(monkeypatch):
     assert pause.paused_until == pause.at + timedelta(minutes=1.5)
     gap = max(b - a for a, b in itertools.pairwise(judged))
     assert 90 <= gap <= 93
-    assert len(cameras) == 2 and clocks.now() > started
+    # The loop's time went on through the pause: stopped at 120 s of session.
+    assert len(cameras) == 2 and clocks.now() - started < timedelta(seconds=125)
 
 
 def test_a_snooze_from_another_thread_holds_nudges_back_for_its_minutes():
@@ -459,3 +508,66 @@ def test_the_terminal_keys_snooze_and_quit_through_the_controls(monkeypatch):
         assert controls.wait(5) and controls.stopped
     os.close(master)
     assert "Nudges snoozed for 25 minutes." in console.file.getvalue()
+
+
+# --- time: wall-clock stamps read when they happen ------------------------------------------
+
+
+def test_a_night_of_suspend_is_a_break_and_the_morning_is_filed_in_the_morning(monkeypatch):
+    clocks = Clocks(datetime(2026, 11, 24, 18, 0).astimezone())
+    controls = Controls(sleep=clocks.sleep)
+    recorder = RecordingRecorder()
+    slept = []
+
+    def status(state):
+        if state.now_s >= 20 and not slept:
+            slept.append(clocks.now())
+            clocks.jump_wall(14 * 3600)  # the lid closes; the monotonic clock stops
+        if len(recorder.samples) >= 20:
+            controls.stop()
+
+    runner, _ = camera_monitor(
+        monkeypatch,
+        lambda t: SLOUCHED,
+        clocks,
+        controls,
+        status=status,
+        recorder=recorder,
+        settings=MonitorSettings(policy=NudgePolicy()),
+    )
+    summary = runner.run()
+    evening = [s for s in recorder.samples if s.at.hour == 18]
+    morning = [s for s in recorder.samples if s.at.day == 25]
+    assert evening and morning and len(evening) + len(morning) == len(recorder.samples)
+    assert morning[0].at >= slept[0] + timedelta(hours=14)
+    assert morning[0].duration_s == 0.0  # the night is not presence
+    assert sum(s.duration_s for s in recorder.samples) < 60
+    (night,) = recorder.breaks
+    assert night.end - night.start >= timedelta(hours=14)
+    # The evening's slouch ended when the lid closed, not the next morning.
+    assert all(e.end <= slept[0] for e in recorder.episodes if e.start < slept[0])
+    assert summary.gaps == [("clock", pytest.approx(14 * 3600, abs=3))]
+    assert recorder.ended == clocks.now() and recorder.ended.day == 25
+
+
+def replay_stamps(second: int) -> tuple[list[Sample], list[Nudge], datetime]:
+    clocks = Clocks(datetime(2026, 11, 24, 9, 30, second).astimezone())
+    recorder = RecordingRecorder()
+    Monitor(
+        lambda: Recording([UPRIGHT] * 20 + [SLOUCHED] * 40 + [UPRIGHT] * 20),
+        Scorer(profile_of()),
+        estimator=Estimators(),
+        recorder=recorder,
+        settings=FAST_REPLAY,
+        now=clocks.now,
+    ).run()
+    return recorder.samples, recorder.nudges, clocks.now()
+
+
+def test_a_replay_is_filed_in_the_past_the_same_whichever_second_it_starts():
+    early, early_nudges, now = replay_stamps(1)
+    late, late_nudges, _ = replay_stamps(58)
+    assert early == late and early_nudges == late_nudges  # the same minutes, the same score
+    assert early[0].at == datetime(2026, 11, 24, 9, 29).astimezone()  # 40 s long: one minute
+    assert max(s.at for s in early) <= now
+    assert early_nudges and all(n.at <= now for n in early_nudges)

@@ -123,6 +123,14 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
         console.print(
             f"Camera unavailable {len(summary.camera_gaps_s)} time(s), {gap:.0f} s in all."
         )
+    paused = sum(seconds for cause, seconds in summary.gaps if cause == "paused")
+    if paused:
+        console.print(f"Paused {_minutes(paused)}.")
+    asleep = sum(seconds for cause, seconds in summary.gaps if cause == "clock")
+    if asleep:
+        console.print(
+            f"Not watched while the computer slept or its clock was set: {_minutes(asleep)}."
+        )
 
 
 def _earlier_today(recorder: object) -> list[MinuteRow]:
