@@ -21,13 +21,15 @@ from calibration.protocol import calibrate as build_profile
 from posture.analysis import calibration_frames
 from posture.cli.common import command_name, profile_store, source_option, stderr, stdout
 from posture.cli.report import show_report
-from posture.config import load_config
+from posture.config import MonitorConfig, load_config
 from posture.control import Controls
 from posture.errors import SourceError
 from posture.history import MinuteRow, day_bounds
+from posture.instance import InstanceLock
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
+from posture.paths import data_dir
 from posture.preview import PreviewWindow
 from posture.records import NullRecorder
 from posture.scoring import Scorer
@@ -219,6 +221,36 @@ def monitor(
     """
     out, err = stdout(), stderr()
     config, _ = load_config({"fps": fps, "notifier": notifier_choice})
+    camera = source_spec.strip().isdigit()
+    # One monitor per data folder: a second would count every minute twice and nudge
+    # twice. Taken first, so a refused monitor touches nothing.
+    lock = InstanceLock(data_dir(), _watching(source_spec))
+    with lock if camera or not no_history else contextlib.nullcontext():
+        summary = _monitor_session(
+            source_spec, profile_name, config, speed, snooze_minutes, quiet, no_history, preview
+        )
+    if err.is_terminal and not quiet:
+        err.file.write("\n")
+    print_summary(summary, out)
+
+
+def _watching(source_spec: str) -> str:
+    """What a monitor watches, for the lock's holder line: "camera 0" or the file."""
+    spec = source_spec.strip()
+    return f"camera {spec}" if spec.isdigit() else str(Path(spec).expanduser().resolve())
+
+
+def _monitor_session(
+    source_spec: str,
+    profile_name: str | None,
+    config: MonitorConfig,
+    speed: float,
+    snooze_minutes: float,
+    quiet: bool,
+    no_history: bool,
+    preview: bool,
+) -> MonitorSummary:
+    out, err = stdout(), stderr()
     window = PreviewWindow() if preview else None
     scorer, name = _scorer_for(profile_name, err)
     notifier = make_notifier(config.notifier, out)
@@ -242,14 +274,11 @@ def monitor(
             controls.snooze(snooze_minutes)
         listen_for_keys(controls, config.snooze_minutes, err)
         try:
-            summary = runner.run()
+            return runner.run()
         finally:
             notifier.close()
             if window is not None:
                 window.close()
-    if err.is_terminal and not quiet:
-        err.file.write("\n")
-    print_summary(summary, out)
 
 
 # The demo compresses the policy so that a 40 s recording shows what a working
