@@ -95,7 +95,7 @@ def wait_for(condition, timeout_s=60.0):
 
 def test_a_second_monitor_is_refused_while_reading_commands_work_beside_the_first(tmp_path):
     home = tmp_path / "home"
-    replay = ["monitor", "--source", str(SESSION_VIDEO), "--quiet"]
+    replay = ["monitor", "--source", str(SESSION_VIDEO), "--record", "--quiet"]
     first = posture(*replay, home=home)
     try:
         wait_for(lambda: (h := holder_of(home)) is not None and h.pid == first.pid)

@@ -321,18 +321,33 @@ def test_demo_refuses_to_empty_a_folder_it_did_not_make(tmp_path, capsys):
     assert (tmp_path / "thesis.tex").exists()
 
 
-def test_a_second_run_of_the_day_reports_the_day_so_far(capsys):
+def test_a_recorded_replay_reports_the_day_so_far_and_an_unrecorded_one_writes_nothing(
+    capsys, _isolated_home
+):
     from tests.test_cli import run
 
     replay = ["monitor", "--source", str(REPO / "samples" / "upright"), "--speed", "0"]
     code, out, err = run(replay, capsys)
     assert code == 0, err
     assert "Posture score: 100 / 100" in out and "Today so far" not in out
-    code, out, err = run(replay, capsys)
-    assert code == 0, err
+    assert not (_isolated_home / "history.sqlite3").exists()  # a replay is not recorded
+    for _ in range(2):
+        code, out, err = run([*replay, "--record"], capsys)
+        assert code == 0, err
     assert "Today so far, with earlier sessions: 100 / 100" in out
-    code, out, err = run([*replay, "--no-history"], capsys)
-    assert code == 0 and "Today so far" not in out
+    code, out, err = run([*replay, "--record", "--no-history"], capsys)
+    assert code == 2 and "--record and --no-history contradict each other" in err
+    code, _, err = run(["data", "export", str(_isolated_home / "export.json")], capsys)
+    assert code == 0, err
+    tables = json.loads((_isolated_home / "export.json").read_text())["tables"]
+    assert [s["source"] for s in tables["sessions"]] == [str(REPO / "samples" / "upright")] * 2
+    assert all(s["ended_at"] is not None for s in tables["sessions"])
+    # Filed in the past: nothing recorded lies in the future.
+    now = datetime.now().astimezone()
+    stamps = [s["ended_at"] for s in tables["sessions"]] + [
+        m["minute_start"] for m in tables["minutes"]
+    ]
+    assert stamps and all(datetime.fromisoformat(stamp) <= now for stamp in stamps)
 
 
 def test_a_profile_from_the_other_side_of_the_camera_is_pointed_out(caplog):

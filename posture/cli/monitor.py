@@ -191,6 +191,12 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 @click.option("--quiet", is_flag=True, help="No live status line.")
 @click.option("--no-history", is_flag=True, help="Do not record this session in the history.")
 @click.option(
+    "--record",
+    is_flag=True,
+    help="Record a replayed file in the history too, filed as if it had just ended "
+    "(a camera session is always recorded, unless --no-history).",
+)
+@click.option(
     "--preview",
     is_flag=True,
     help="Show the picture with the skeleton and verdict in a window (needs a display).",
@@ -204,6 +210,7 @@ def monitor(
     snooze_minutes: float,
     quiet: bool,
     no_history: bool,
+    record: bool,
     preview: bool,
 ) -> None:
     """Watch your posture in the background and nudge when it matters.
@@ -219,15 +226,19 @@ def monitor(
     `posture config show`. Flags win over the environment, which wins over
     the file.
     """
+    if record and no_history:
+        raise click.UsageError("--record and --no-history contradict each other: choose one")
     out, err = stdout(), stderr()
     config, _ = load_config({"fps": fps, "notifier": notifier_choice})
     camera = source_spec.strip().isdigit()
+    # A replay is not today's sitting: it is recorded only when asked.
+    recorded = (camera or record) and not no_history
     # One monitor per data folder: a second would count every minute twice and nudge
     # twice. Taken first, so a refused monitor touches nothing.
     lock = InstanceLock(data_dir(), _watching(source_spec))
-    with lock if camera or not no_history else contextlib.nullcontext():
+    with lock if camera or recorded else contextlib.nullcontext():
         summary = _monitor_session(
-            source_spec, profile_name, config, speed, snooze_minutes, quiet, no_history, preview
+            source_spec, profile_name, config, speed, snooze_minutes, quiet, recorded, preview
         )
     if err.is_terminal and not quiet:
         err.file.write("\n")
@@ -247,7 +258,7 @@ def _monitor_session(
     speed: float,
     snooze_minutes: float,
     quiet: bool,
-    no_history: bool,
+    recorded: bool,
     preview: bool,
 ) -> MonitorSummary:
     out, err = stdout(), stderr()
@@ -255,7 +266,7 @@ def _monitor_session(
     scorer, name = _scorer_for(profile_name, err)
     notifier = make_notifier(config.notifier, out)
     settings = MonitorSettings(fps=config.fps, speed=speed, policy=config.policy())
-    history = contextlib.nullcontext(NullRecorder()) if no_history else HistoryStore()
+    history = HistoryStore() if recorded else contextlib.nullcontext(NullRecorder())
     with history as recorder, Controls() as controls, stop_on_signals(controls):
         runner = Monitor(
             lambda: open_throttled(source_spec, config.fps),
