@@ -562,6 +562,8 @@ class Monitor:
             trunk_excess=smoothed.trunk_excess,
         )
         self.summary.add(sample)
+        if self.summary.samples == 1:
+            log.info("first verdict: %s", smoothed.verdict.value)
         self.recorder.add_sample(sample)
         for event in self.engine.update(now_s, smoothed.verdict):
             self._handle(event)

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from posture.nudges import NudgePolicy
 from posture.records import Break, Episode, Nudge, Sample, SessionInfo
 from posture.scoring import Scorer
 from posture.sources import CameraSource
+from posture.store import HistoryStore
 from posture.vocabulary import Verdict
 from tests.conftest import REPO, SESSION_VIDEO
 from tests.fakes import (
@@ -229,22 +231,67 @@ def test_stop_ends_the_loop_and_still_flushes():
     assert controls.snapshot.state is State.STOPPED
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signals_stop_the_monitor_with_a_summary_and_exit_0(sig):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": os.environ["POSTURE_HOME"]}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "posture", "monitor", "--source", str(SESSION_VIDEO), "--quiet"],
+def posture_process(*args: str, home: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": str(home)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "posture", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    time.sleep(6)  # model loaded, a few seconds of real-time replay
+
+
+def read_until(stream, text: str, timeout_s: float = 60.0) -> list[str]:
+    """Lines of `stream` up to the first holding `text` (read on a thread: never hangs)."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+            if text in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(timeout_s), f"{text!r} never came: {lines}"
+    return lines
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_stop_the_monitor_flush_and_close_the_session(sig, tmp_path):
+    replay = ["-v", "monitor", "--source", str(SESSION_VIDEO), "--record", "--quiet"]
+    process = posture_process(*replay, home=tmp_path)
+    early = read_until(process.stderr, "first verdict")  # judging: the session is open
+    time.sleep(1.5)  # a few seconds of the replay, unflushed (it flushes once a minute)
     process.send_signal(sig)
     out, err = process.communicate(timeout=60)
+    err = "".join(early) + err
     assert process.returncode == 0, err
     assert "Session:" in out and "Nudges:" in out
     assert "Traceback" not in err
+    now = datetime.now().astimezone()
+    with HistoryStore(tmp_path / "history.sqlite3") as history:
+        (session,) = history.sessions(now - timedelta(days=1), now)
+        minutes = history.minutes(session.started_at, now)
+    assert session.ended_at is not None  # closed, not left open
+    assert sum(m.present_s for m in minutes) >= 1.0  # the unflushed minute was kept
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.15, 0.3, 0.5, 0.8, 1.2])
+def test_a_ctrl_c_at_any_moment_of_start_up_is_never_a_traceback(delay_s, tmp_path):
+    process = posture_process("monitor", "--source", str(SESSION_VIDEO), home=tmp_path)
+    time.sleep(delay_s)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert "Traceback" not in err
+    # Killed before Python set up its own handler, interrupted while loading (130), or
+    # stopped by the monitor with its summary (0).
+    outcomes = ((-signal.SIGINT, False), (130, False), (0, True))
+    assert (process.returncode, "Session:" in out) in outcomes, err
+    if process.returncode == 130:
+        assert err.strip().splitlines()[-1] == "posture: interrupted"
 
 
 class StaleThenFreshCamera:

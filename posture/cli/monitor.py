@@ -37,12 +37,18 @@ from posture.sources import open_source
 from posture.store import HistoryStore
 from posture.vocabulary import Verdict
 
+# Ctrl+C, `kill`, and the terminal closing (SIGHUP) all stop the monitor the same way.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 @contextlib.contextmanager
 def stop_on_signals(controls: Controls) -> Iterator[Controls]:
-    """Ctrl+C or SIGTERM stop the monitor through its controls, so it can flush and summarise."""
+    """Ctrl+C, SIGTERM or SIGHUP stop the monitor through its controls, so it flushes the
+    history, closes the session and summarises (`Controls.stop` is safe in a handler)."""
     previous = {}
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in STOP_SIGNALS:
         with contextlib.suppress(ValueError):  # not the main thread (tests)
             previous[number] = signal.signal(number, lambda *_: controls.stop())
     try:
