@@ -344,6 +344,7 @@ def test_camera_sampling_skips_stale_frames_and_decodes_only_samples(monkeypatch
 
 
 def test_demo_nudges_in_the_bad_parts_and_ends_with_the_day_report(tmp_path, capsys):
+    from posture.cli.monitor import DEMO_MARKER
     from tests.test_cli import run
 
     home = tmp_path / "demo"
@@ -355,17 +356,68 @@ def test_demo_nudges_in_the_bad_parts_and_ends_with_the_day_report(tmp_path, cap
     assert nudge_times and all(segment_at(t) in ("slouched", "reclined") for t in nudge_times)
     assert "Posture on " in out and "Habit tips" in out and "not medical advice" in out
     assert (home / "history.sqlite3").is_file() and (home / "profiles" / "demo.json").is_file()
+    assert (home / DEMO_MARKER).is_file()
     code, _, err2 = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(home)], capsys)
     assert code == 0, err2  # an old demo folder is emptied and reused
 
 
-def test_demo_refuses_to_empty_a_folder_it_did_not_make(tmp_path, capsys):
+def real_data_folder(folder: Path) -> Path:
+    (folder / "profiles").mkdir(parents=True)
+    (folder / "profiles" / "default.json").write_text("{}")
+    (folder / "history.sqlite3").write_bytes(b"years of sitting")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda tmp: real_data_folder(tmp / "posture"), "was not made by the demo"),
+        (lambda tmp: (tmp / "thesis.tex").write_text("years of work") and tmp, "not made by"),
+        (lambda tmp: (tmp / "notes.txt").write_text("a file") and tmp / "notes.txt", "folder"),
+    ],
+    ids=["a real data folder", "someone's papers", "a file"],
+)
+def test_demo_refuses_a_home_it_did_not_make_in_one_line(tmp_path, capsys, make, why):
     from tests.test_cli import run
 
-    (tmp_path / "thesis.tex").write_text("years of work")
-    code, _, err = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(tmp_path)], capsys)
-    assert code == 2 and "not an old demo folder" in err
-    assert (tmp_path / "thesis.tex").exists()
+    home = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, out, err = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(home)], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(f"posture: error: --home '{home}' ") and why in err
+    assert err.rstrip().endswith("pass --home with a new or empty folder")
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing touched
+
+
+def test_demo_refuses_a_symlink_even_to_its_own_folder(tmp_path, capsys):
+    from posture.cli.monitor import DEMO_MARKER
+    from tests.test_cli import run
+
+    made = tmp_path / "demo"
+    made.mkdir()
+    (made / DEMO_MARKER).write_text("")
+    (made / "history.sqlite3").write_text("")
+    link = tmp_path / "link"
+    link.symlink_to(made)
+    code, _, err = run(["demo", "--video", str(SESSION_VIDEO), "--home", str(link)], capsys)
+    assert code == 2 and "is a symbolic link" in err
+    assert (made / "history.sqlite3").exists() and link.is_symlink()
+
+
+def test_demo_takes_an_empty_folder_and_marks_it_as_its_own(tmp_path):
+    from posture.cli.monitor import DEMO_MARKER, _fresh_demo_home
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _fresh_demo_home(empty)
+    _fresh_demo_home(tmp_path / "new" / "demo")
+    for home in (empty, tmp_path / "new" / "demo"):
+        assert [p.name for p in home.iterdir()] == [DEMO_MARKER]
+    assert (tmp_path / "new" / "demo").stat().st_mode & 0o777 == 0o700
+    (empty / "history.sqlite3").write_text("from an earlier demo")
+    _fresh_demo_home(empty)  # its own: emptied
+    assert [p.name for p in empty.iterdir()] == [DEMO_MARKER]
 
 
 def test_a_recorded_replay_reports_the_day_so_far_and_an_unrecorded_one_writes_nothing(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -23,7 +24,7 @@ from posture.cli.common import command_name, profile_store, source_option, stder
 from posture.cli.report import show_report
 from posture.config import MonitorConfig, load_config
 from posture.control import Controls
-from posture.errors import SourceError
+from posture.errors import PostureError, SourceError
 from posture.history import MinuteRow, day_bounds
 from posture.instance import InstanceLock
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
@@ -310,6 +311,8 @@ DEMO_POLICY = NudgePolicy(
 )
 DEMO_CALIBRATION_END_S = 9.5
 HISTORY_FILE = "history.sqlite3"
+# Written into every folder the demo makes: the only folders it will ever empty.
+DEMO_MARKER = ".posture-demo"
 
 
 def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
@@ -341,10 +344,11 @@ def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
 )
 @click.option(
     "--home",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path(tempfile.gettempdir()) / "posture-demo",
     show_default=True,
-    help="Where the demo keeps its profile and history (emptied first).",
+    help="Where the demo keeps its profile and history: a new or empty folder, or one an "
+    "earlier demo made (emptied first).",
 )
 def demo(video: Path, speed: float, home: Path) -> None:
     """Calibrate and monitor on the bundled sample session: no camera needed.
@@ -398,23 +402,40 @@ def demo(video: Path, speed: float, home: Path) -> None:
     )
 
 
+class DemoHomeError(PostureError):
+    """A --home the demo must not use: it did not make it."""
+
+    exit_code = 2
+
+
 def _fresh_demo_home(home: Path) -> None:
     """The demo's folder, emptied at each run; kept afterwards so its report can be reopened.
 
-    Only a folder the demo made before (it holds a history or profiles, nothing
-    else) is emptied: a mistyped --home must not delete someone's files.
+    Only a folder the demo made itself (it holds the demo's marker file, owned by
+    this user) is ever emptied. A new or empty folder is taken and marked; anything
+    else (a real data folder, a symbolic link, a file, someone's papers) is refused:
+    a mistyped --home must not delete anything.
     """
-    if home.exists():
-        leftovers = {p.name for p in home.iterdir()}
-        if not leftovers <= {
-            "profiles",
-            HISTORY_FILE,
-            HISTORY_FILE + "-wal",
-            HISTORY_FILE + "-shm",
-        }:
-            raise SourceError(
-                f"'{home}' is not an old demo folder (it holds {', '.join(sorted(leftovers))}): "
-                "pass --home with a new or empty folder"
-            )
-        shutil.rmtree(home)
-    home.mkdir(mode=0o700, parents=True)
+
+    def refuse(why: str) -> DemoHomeError:
+        return DemoHomeError(f"--home '{home}' {why}: pass --home with a new or empty folder")
+
+    if home.is_symlink():
+        raise refuse("is a symbolic link, which the demo does not follow")
+    if home.exists() and not home.is_dir():
+        raise refuse("is not a folder")
+    try:
+        if home.is_dir() and any(home.iterdir()):
+            marker = home / DEMO_MARKER
+            if marker.is_symlink() or not marker.is_file():
+                raise refuse(f"was not made by the demo (it has no {DEMO_MARKER} file)")
+            my_uid = getattr(os, "getuid", None)  # not on Windows
+            if my_uid is not None and marker.stat().st_uid != my_uid():
+                raise refuse("was made by another user's demo")
+            shutil.rmtree(home)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (home / DEMO_MARKER).write_text(
+            "Made by `posture demo`, which empties this folder at each run.\n"
+        )
+    except OSError as error:
+        raise refuse(f"cannot be prepared ({error.strerror or error})") from None
