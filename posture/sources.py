@@ -284,6 +284,82 @@ def _check_stride(stride: int) -> None:
 FRESH_GRAB_S = 0.005
 # Driver buffers hold a handful of frames; never spin longer than this.
 MAX_STALE_FRAMES = 8
+# A camera read that takes longer than this is a camera that stopped responding (a hung
+# driver, a stalled USB hub). Generous: some webcams take seconds for their first frame.
+READ_TIMEOUT_S = 10.0
+# While a read is under way, the reader looks this often whether it should stop waiting.
+READ_POLL_S = 0.2
+# How long `close()` waits for the device to be released behind a read still under way.
+RELEASE_WAIT_S = 0.5
+
+_T = TypeVar("_T")
+
+
+class _GaveUp(Exception):
+    """The caller stopped waiting for a camera read (to stop or to pause)."""
+
+
+class _Call:
+    """One function call handed to another thread, and its outcome."""
+
+    def __init__(self, function: Callable[[], object]) -> None:
+        self.function = function
+        self.done = threading.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self.function()
+        except BaseException as error:  # handed to the caller, raised there
+            self.error = error
+        self.done.set()
+
+
+class _CallThread:
+    """Runs a capture's blocking calls, one at a time, on a thread of its own.
+
+    The caller waits for each call's outcome and can stop waiting: a driver that
+    hangs in `grab()` must not keep SIGTERM from stopping the monitor. The thread is a
+    daemon, so a call that never returns does not keep the process alive either, and
+    the capture is released on that thread, after whatever call it is stuck in.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            call.run()
+
+    def run(
+        self,
+        function: Callable[[], _T],
+        timeout_s: float,
+        give_up: Callable[[], bool] = lambda: False,
+    ) -> _T:
+        """`function()`, run on the thread. Raises `TimeoutError` after `timeout_s`, and
+        `_GaveUp` as soon as `give_up()` says so (asked every READ_POLL_S)."""
+        call = _Call(function)
+        self._calls.put(call)
+        deadline = time.monotonic() + timeout_s
+        while not call.done.wait(min(READ_POLL_S, max(0.0, deadline - time.monotonic()))):
+            if give_up():
+                raise _GaveUp
+            if time.monotonic() >= deadline:
+                raise TimeoutError
+        if call.error is not None:
+            raise call.error
+        return cast(_T, call.value)
+
+    def close(self, last: Callable[[], object]) -> None:
+        """Run `last` after any call under way, wait for it a little, and end the thread."""
+        call = _Call(last)
+        self._calls.put(call)
+        self._calls.put(None)
+        call.done.wait(RELEASE_WAIT_S)
 
 
 class CameraSource(SourceBase):
@@ -319,6 +395,7 @@ class CameraSource(SourceBase):
         self._t0_s: float | None = None
         self._next_index = 0
         self._last_t_ms = -1
+        self._reads = _CallThread(f"read camera {index}")
         with _quiet_opencv():
             self._capture: cv2.VideoCapture | None = cv2.VideoCapture(index)
         if not self._capture.isOpened():
@@ -337,14 +414,21 @@ class CameraSource(SourceBase):
 
     def __iter__(self) -> Iterator[Frame]:
         while self._capture is not None:
-            ok, image = self._capture.read()
+            ok, image = self._bounded(self._capture.read)
             if not ok or image is None:
-                raise CameraLostError(
-                    f"camera {self.camera_index} stopped delivering frames after "
-                    f"{self._next_index} frames: check the cable and that no other program "
-                    "took the camera"
-                )
+                raise self._lost()
             yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
+
+    def _bounded(self, read: Callable[[], _T], give_up: Callable[[], bool] = lambda: False) -> _T:
+        """A camera read, given up after READ_TIMEOUT_S as a camera that stopped responding."""
+        try:
+            return self._reads.run(read, READ_TIMEOUT_S, give_up)
+        except TimeoutError:
+            raise CameraLostError(
+                f"camera {self.camera_index} stopped responding (no frame for "
+                f"{READ_TIMEOUT_S:g} s): check the cable and that no other program took "
+                "the camera"
+            ) from None
 
     def paced(self, pace: Pace) -> Iterator[Frame]:
         """Fresh frames whenever `pace` says the next is due, decoded into one buffer."""
@@ -381,7 +465,10 @@ class CameraSource(SourceBase):
             if delay > 0 and (wait(delay) or self._capture is None):
                 return
             due = next_due
-            self._grab_fresh()
+            try:
+                self._grab_fresh(give_up=lambda: bool(wait(0)))
+            except _GaveUp:
+                return  # stopping or pausing while the camera is slow to answer
             ok, image = (
                 self._capture.retrieve(buffer) if buffer is not None else self._capture.retrieve()
             )
@@ -393,11 +480,11 @@ class CameraSource(SourceBase):
             step = interval_s() if callable(interval_s) else interval_s
             next_due = max(due + step, self._clock())
 
-    def _grab_fresh(self) -> None:
+    def _grab_fresh(self, give_up: Callable[[], bool]) -> None:
         assert self._capture is not None
         for _ in range(MAX_STALE_FRAMES):
             started = self._clock()
-            if not self._capture.grab():
+            if not self._bounded(self._capture.grab, give_up):
                 raise self._lost()
             if self._clock() - started >= FRESH_GRAB_S:
                 return
@@ -426,9 +513,10 @@ class CameraSource(SourceBase):
         return index
 
     def close(self) -> None:
+        """Release the camera (behind any read still under way); closing twice is harmless."""
         if self._capture is not None:
-            self._capture.release()
-            self._capture = None
+            capture, self._capture = self._capture, None
+            self._reads.close(capture.release)
 
 
 def _existing_file(path: Path, what: str) -> Path:
@@ -482,6 +570,7 @@ class VideoFileSource(SourceBase):
         self._capture: cv2.VideoCapture | None = None
         self._prefetcher: _Prefetcher | None = None
         self.fps, total_frames = self._probe()
+        self._total_frames = total_frames
         self.frame_count = self._expected_count(total_frames)
         self.duration_ms = self._expected_duration_ms(total_frames)
 
@@ -563,8 +652,14 @@ class VideoFileSource(SourceBase):
         # grab() advances without retrieve()'s colour conversion and copy, so frames skipped
         # by stride or before the range cost less. The range is found by grabbing forward
         # rather than seeking: OpenCV seeks land on keyframes and lose the frame index.
-        while capture.grab():
-            index += 1
+        while True:
+            if capture.grab():
+                index += 1
+            else:
+                resumed = self._past_damage(capture, index, last_t_ms)
+                if resumed is None:
+                    return
+                index = resumed
             t_ms = max(self._timestamp_ms(capture, index), last_t_ms + 1)
             last_t_ms = t_ms
             if t_ms < start_ms:
@@ -582,6 +677,46 @@ class VideoFileSource(SourceBase):
                 )
                 continue
             yield Frame(_as_bgr(image), t_ms, index)
+
+    def _past_damage(self, capture: cv2.VideoCapture, index: int, last_t_ms: int) -> int | None:
+        """After a failed grab: where reading resumes past a damaged stretch, or None.
+
+        OpenCV ends a video at the first packet it cannot read, which silently cut a
+        damaged file short. When the container announced more frames than were read
+        (by more than a second's worth), the reader seeks forward a second at a time
+        until a frame reads again, and says which stretch it skipped; if none does,
+        it says where the file broke off. Frames read after a seek keep the
+        container's own timestamps, so their times do not shift.
+        """
+        total, fps = self._total_frames, self.fps or _FALLBACK_FPS
+        step = max(1, round(fps))
+        if total is None or index + 1 + step > total:
+            return None  # the end, as announced (counts are approximate by a frame or so)
+        broke_at = f"after frame {index} ({_seconds(max(0, last_t_ms))})"
+        for target in range(index + 1 + step, total, step):
+            if self.end_ms is not None and target * 1000 / fps >= self.end_ms:
+                break
+            if capture.set(cv2.CAP_PROP_POS_FRAMES, target) and capture.grab():
+                resumed = max(index + 1, round(capture.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
+                logger.warning(
+                    "%s is damaged %s: frames %d to %d could not be read and were skipped; "
+                    "reading resumed at %s",
+                    self.description,
+                    broke_at,
+                    index + 1,
+                    resumed - 1,
+                    _seconds(self._timestamp_ms(capture, resumed)),
+                )
+                return resumed
+        logger.warning(
+            "%s ends early, %s of the %d it announces (%s): the file is truncated or "
+            "damaged there; the rest was not read",
+            self.description,
+            broke_at,
+            total,
+            _seconds(total * 1000 / fps),
+        )
+        return None
 
     def _timestamp_ms(self, capture: cv2.VideoCapture, index: int) -> int:
         pos_ms = capture.get(cv2.CAP_PROP_POS_MSEC)

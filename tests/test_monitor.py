@@ -685,3 +685,53 @@ def test_a_replay_is_filed_in_the_past_the_same_whichever_second_it_starts():
     assert early[0].at == datetime(2026, 11, 24, 9, 29).astimezone()  # 40 s long: one minute
     assert max(s.at for s in early) <= now
     assert early_nudges and all(n.at <= now for n in early_nudges)
+
+
+HUNG_CAMERA_MONITOR = """
+import sys, threading
+from posture import sources
+
+class HungCamera:
+    def isOpened(self):
+        return True
+
+    def set(self, prop, value):
+        return True
+
+    def grab(self):
+        print("grab blocks", file=sys.stderr, flush=True)
+        threading.Event().wait()
+
+    def release(self):
+        pass
+
+sources.cv2.VideoCapture = lambda index: HungCamera()
+from posture.__main__ import main
+sys.argv = ["posture", "-v", "monitor", "--source", "0", "--quiet"]
+main()
+"""
+
+
+def test_sigterm_stops_a_monitor_whose_camera_hangs_within_2_s(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", HUNG_CAMERA_MONITOR],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    early = read_until(process.stderr, "grab blocks")
+    time.sleep(0.3)  # well inside the hung read
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    stopped_in_s = time.monotonic() - signalled
+    err = "".join(early) + err
+    assert process.returncode == 0, err
+    assert stopped_in_s < 2.0, stopped_in_s
+    assert "Session:" in out and "Traceback" not in err
+    now = datetime.now().astimezone()
+    with HistoryStore(tmp_path / "history.sqlite3") as history:
+        (session,) = history.sessions(now - timedelta(days=1), now)
+    assert session.ended_at is not None and session.source == "0"

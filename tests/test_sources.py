@@ -13,6 +13,8 @@ import os
 import random
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -770,3 +772,121 @@ def test_bundled_sample_photos_decode(folder: str, count: int) -> None:
     frames = frames_of(open_source(SAMPLES / folder))
     assert len(frames) == count
     assert all(frame.size == (720, 1280) for frame in frames)
+
+
+# --- damaged videos: reported, read past, times from the container -------------------------
+
+
+def damaged_copy(video: Path, where: float, path: Path) -> Path:
+    """`video` with a stretch of its media data zeroed at `where` (0-1) of the way in."""
+    data = bytearray(video.read_bytes())
+    media, index = data.find(b"mdat"), data.find(b"moov")
+    at = media + int((index - media) * where)
+    data[at : at + 3000] = bytes(3000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_video_is_read_past_with_a_warning_and_its_times_do_not_shift(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    whole = write_video(tmp_path / "whole.mp4", count=200)
+    damaged = damaged_copy(whole, 0.3, tmp_path / "damaged.mp4")
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(damaged))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"video {damaged} is damaged after frame ")
+    assert "could not be read and were skipped; reading resumed at " in warning
+    read = [f.index for f in frames]
+    assert read[0] == 0 and read[-1] == 199 and 100 < len(read) < 200  # past the damage
+    skipped_from = next(i for i, (a, b) in enumerate(pairwise(read)) if b != a + 1)
+    # Every frame after the damaged stretch is the frame its container time says.
+    after = frames[skipped_from + 1 :]
+    assert all(f.t_ms == f.index * 100 and frame_number(f.image) == f.index for f in after)
+
+
+def test_a_truncated_video_says_where_it_broke_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    whole = write_video(tmp_path / "whole.avi", count=200, fourcc="MJPG")
+    data = whole.read_bytes()
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(data[: len(data) // 2])
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(truncated))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    last = frames[-1]
+    assert warning == (
+        f"video {truncated} ends early, after frame {last.index} ({last.t_ms / 1000:.1f} s) of "
+        "the 200 it announces (20 s): the file is truncated or damaged there; the rest was "
+        "not read"
+    )
+    assert 50 < len(frames) < 150 and [f.index for f in frames] == list(range(len(frames)))
+
+
+def test_a_whole_video_reads_to_its_end_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(write_video(tmp_path / "whole.mp4", count=200)))
+    assert len(frames) == 200 and caplog.records == []
+
+
+# --- a camera that hangs: reads are bounded -------------------------------------------------
+
+
+class HangingCamera:
+    """A `cv2.VideoCapture` whose `grab` never returns until told to."""
+
+    def __init__(self) -> None:
+        self.release_grab = threading.Event()
+        self.grabbing = threading.Event()
+        self.released = threading.Event()
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def grab(self) -> bool:
+        self.grabbing.set()
+        self.release_grab.wait()
+        return False
+
+    def read(self) -> tuple[bool, None]:
+        return self.grab(), None
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def test_waiting_for_a_hung_camera_stops_when_the_reader_wants_to_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camera = HangingCamera()
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index: camera)
+    stop = threading.Event()
+    source = CameraSource(0)
+    threading.Timer(0.1, stop.set).start()
+    started = time.monotonic()
+    assert list(source.sampled(0.5, wait=lambda s: stop.is_set())) == []
+    assert camera.grabbing.is_set() and time.monotonic() - started < 1.0
+    source.close()  # the device is released behind the stuck grab, not under it
+    assert not camera.released.is_set()
+    camera.release_grab.set()
+    assert camera.released.wait(5)
+
+
+def test_a_camera_read_that_never_returns_is_a_lost_camera(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camera = HangingCamera()
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index: camera)
+    monkeypatch.setattr(sources, "READ_TIMEOUT_S", 0.3)
+    with CameraSource(0) as source:
+        with pytest.raises(CameraLostError, match=r"camera 0 stopped responding \(no frame for"):
+            next(iter(source))
+        with pytest.raises(CameraLostError, match="stopped responding"):
+            next(source.sampled(0.5))
+    camera.release_grab.set()
