@@ -46,6 +46,7 @@ class Holder:
     source: str
 
     def describe(self) -> str:
+        """ "pid 1234, since 2026-11-24 09:00:05, watching camera 0"."""
         since = self.since.strftime("%Y-%m-%d %H:%M:%S")
         return f"pid {self.pid}, since {since}, watching {self.source}"
 

@@ -38,11 +38,12 @@ import contextlib
 import logging
 import math
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from posture.config import MAX_FPS, MIN_FPS
 from posture.control import Controls, Pause, Snapshot, Snooze, State
 from posture.errors import SourceError
 from posture.history import MinuteRow, MinuteTally, ScoreTally, split_by_minute
@@ -109,14 +110,16 @@ class MonitorSettings:
     change_excess: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0 < self.fps <= 60:
-            raise ValueError(f"fps must be in (0, 60], got {self.fps}")
-        if self.speed < 0:
-            raise ValueError(f"speed must be >= 0, got {self.speed}")
-        if self.flush_every_s <= 0:
+        if not MIN_FPS <= self.fps <= MAX_FPS:
+            raise ValueError(f"fps must be in [{MIN_FPS:g}, {MAX_FPS:g}], got {self.fps}")
+        if not (math.isfinite(self.speed) and self.speed >= 0):
+            raise ValueError(f"speed must be a finite number >= 0, got {self.speed}")
+        if not (math.isfinite(self.flush_every_s) and self.flush_every_s > 0):
             raise ValueError(f"flush_every_s must be positive, got {self.flush_every_s}")
-        if self.settled_fps is not None and not 0 < self.settled_fps <= 60:
-            raise ValueError(f"settled_fps must be in (0, 60] or None, got {self.settled_fps}")
+        if self.settled_fps is not None and not 0 < self.settled_fps <= MAX_FPS:
+            raise ValueError(
+                f"settled_fps must be in (0, {MAX_FPS:g}] or None, got {self.settled_fps}"
+            )
         if not 0 <= self.burst_frames <= 30:
             raise ValueError(f"burst_frames must be in [0, 30], got {self.burst_frames}")
         if self.change_excess <= 0:
@@ -146,6 +149,7 @@ class AdaptiveRate:
         return self.burst_left > 0
 
     def interval_s(self) -> float:
+        """Seconds until the camera's next frame is due (0: the next fresh frame)."""
         settings = self.settings
         if settings.settled_fps is None:
             return 1.0 / settings.fps
@@ -195,7 +199,10 @@ class MonitorSummary:
     started_at: datetime
     duration_s: float = 0.0
     samples: int = 0
-    seconds_by_verdict: Counter[Verdict] = field(default_factory=Counter)
+    # Seconds per verdict: floats (a Counter's counts are ints to the type checker).
+    seconds_by_verdict: defaultdict[Verdict, float] = field(
+        default_factory=lambda: defaultdict(float)
+    )
     # Finished minutes are added to running sums once; only the open minute is
     # re-read for the status line's scores on every sample of an all-day run.
     open_minute: MinuteTally | None = None
@@ -257,25 +264,32 @@ class MonitorSummary:
 
 @dataclass(frozen=True)
 class Status:
-    """The live status line's content."""
+    """The live status line's content.
+
+    Three scores side by side, each named by the time it covers: `now_score` is the
+    smoothed verdict's score at this moment (how far from the baseline), `day_score`
+    and `session_score` are the daily report's posture score over today and over this
+    run (the share of time in good posture).
+    """
 
     now_s: float
     verdict: Verdict
-    score: int | None
+    now_score: int | None
     in_state_s: float
     session_score: float | None
     snoozed: bool
     day_score: float | None = None
 
     def line(self) -> str:
+        """One line: state and time in it, then the scores now, today and this session."""
+
         def shown(value: float | None) -> str:
             return "--" if value is None else f"{value:.0f}"
 
-        score = "--" if self.score is None else f"{self.score:3d}"
         state = "away" if self.verdict is Verdict.NO_PERSON else self.verdict.value
         snooze = "  (nudges snoozed)" if self.snoozed else ""
         return (
-            f"{state:<14} score {score}  for {_duration(self.in_state_s):>6}  "
+            f"{state:<14} for {_duration(self.in_state_s):>6}  now {shown(self.now_score):>3}  "
             f"today {shown(self.day_score)}  session {shown(self.session_score)}{snooze}"
         )
 
@@ -609,7 +623,7 @@ class Monitor:
                 Status(
                     now_s=now_s,
                     verdict=smoothed.verdict,
-                    score=smoothed.score,
+                    now_score=smoothed.score,
                     in_state_s=now_s - self._state[1],
                     session_score=self.summary.score,
                     snoozed=snoozed,
@@ -661,6 +675,7 @@ class _Pause:
 
     @classmethod
     def starting(cls, command: Pause, clock_s: float, now: datetime) -> _Pause:
+        """The pause a command starts at this moment (monotonic and wall-clock)."""
         if command.minutes is None:
             return cls(None, None, command.reason)
         seconds = command.minutes * 60

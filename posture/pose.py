@@ -47,9 +47,13 @@ class Estimator(Protocol):
     (`PoseResult.empty`), never an exception.
     """
 
-    def estimate_image(self, image_bgr: np.ndarray, t_ms: int = 0) -> PoseResult: ...
+    def estimate_image(self, image_bgr: np.ndarray, t_ms: int = 0) -> PoseResult:
+        """Landmarks in a BGR picture taken at `t_ms`, or an empty result."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the model; closing twice is harmless."""
+        ...
 
 
 # Makes an estimator for a running mode: "video" for streams, "image" for stills.

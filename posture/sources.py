@@ -179,9 +179,13 @@ class FrameSource(Protocol):
 
     def __iter__(self) -> Iterator[Frame]: ...
 
-    def paced(self, pace: Pace) -> Iterator[Frame]: ...
+    def paced(self, pace: Pace) -> Iterator[Frame]:
+        """Frames as a reader paces them: see `Pace` and the module docstring."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the device or file. Safe to call more than once."""
+        ...
 
     def __enter__(self) -> FrameSource: ...
 
@@ -309,6 +313,7 @@ class _Call:
         self.error: BaseException | None = None
 
     def run(self) -> None:
+        """Call the function and keep its value or error."""
         try:
             self.value = self.function()
         except BaseException as error:  # handed to the caller, raised there
@@ -731,6 +736,7 @@ class VideoFileSource(SourceBase):
             self._prefetcher = None
 
     def close(self) -> None:
+        """Stop decoding ahead and release the file; closing twice is harmless."""
         # The decoding thread must be done with the capture before it is released.
         self._stop_prefetching()
         if self._capture is not None:
@@ -787,6 +793,7 @@ class _Prefetcher:
             self.stop()
 
     def stop(self) -> None:
+        """End the decoding thread and wait for it (unless called from it)."""
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
@@ -844,6 +851,7 @@ class ImageSource(SourceBase):
             yield Frame(self._image, 0, 0, name=self.path.name)
 
     def close(self) -> None:
+        """Let go of the decoded picture."""
         self._image = None
 
 

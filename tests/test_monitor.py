@@ -145,8 +145,9 @@ def test_todays_score_adds_the_days_earlier_sessions_to_this_one():
     # Past midnight the status line moves on to the new day.
     summary.add(Sample(nine + timedelta(hours=15, minutes=1), 60.0, Verdict.SLOUCH, 70))
     assert summary.day_score == 50
-    line = Status(5.0, Verdict.GOOD, 97, 5.0, session_score=80, snoozed=False, day_score=75).line()
-    assert "today 75" in line and "session 80" in line
+    line = Status(5.0, Verdict.GOOD, 97, 65.0, session_score=80, snoozed=False, day_score=75).line()
+    assert line == "good           for  1m05s  now  97  today 75  session 80"
+    assert "now  --" in Status(1.0, Verdict.NO_PERSON, None, 1.0, None, True).line()
 
 
 def test_a_lost_camera_is_a_gap_stamped_at_the_times_it_happened(monkeypatch, caplog):

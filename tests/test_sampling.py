@@ -87,7 +87,14 @@ def test_nobody_there_is_settled_too():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("settled_fps", 0.0), ("settled_fps", 61.0), ("burst_frames", -1), ("change_excess", 0.0)],
+    [
+        ("settled_fps", 0.0),
+        ("settled_fps", 31.0),
+        ("fps", 0.05),
+        ("fps", 31.0),
+        ("burst_frames", -1),
+        ("change_excess", 0.0),
+    ],
 )
 def test_bad_sampling_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):

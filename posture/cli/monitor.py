@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from calibration.protocol import calibrate as build_profile
 from posture.analysis import calibration_frames
 from posture.cli.common import command_name, profile_store, source_option, stderr, stdout
 from posture.cli.report import show_report
-from posture.config import MonitorConfig, load_config
+from posture.config import MAX_FPS, MIN_FPS, MonitorConfig, load_config
 from posture.control import Controls
 from posture.errors import PostureError, SourceError
 from posture.history import MinuteRow, day_bounds
@@ -93,6 +94,9 @@ def status_printer(console: Console) -> Callable[[Status], None] | None:
 def terminal_nudge(
     console: Console, clock_label: Callable[[float], str]
 ) -> Callable[[NudgeEvent], None]:
+    """Nudges printed on `console`, each stamped by `clock_label(seconds)`, with a bell
+    on a terminal."""
+
     def show(event: NudgeEvent) -> None:
         bell = "\a" if console.is_terminal else ""
         title = TITLES.get(event.kind, event.kind)
@@ -108,6 +112,7 @@ def _minutes(seconds: float) -> str:
 
 
 def print_summary(summary: MonitorSummary, console: Console) -> None:
+    """The closing summary: time, scores, postures, nudges, and what was not watched."""
     present = summary.present_s
     console.print(f"Session: {_minutes(summary.duration_s)}, present {_minutes(present)}.")
     if summary.score is not None:
@@ -116,7 +121,9 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
         console.print(f"Today so far, with earlier sessions: {summary.day_score} / 100")
     parts = [
         f"{verdict.value} {_minutes(seconds)}"
-        for verdict, seconds in summary.seconds_by_verdict.most_common()
+        for verdict, seconds in sorted(
+            summary.seconds_by_verdict.items(), key=lambda item: -item[1]
+        )
         if verdict is not Verdict.NO_PERSON and seconds >= 1
     ]
     if parts:
@@ -172,7 +179,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 )
 @click.option(
     "--fps",
-    type=click.FloatRange(min=0.1, max=30),
+    type=click.FloatRange(min=MIN_FPS, max=MAX_FPS),
     help="Frames analysed per second [default: 2, or as configured].",
 )
 @click.option(
@@ -190,7 +197,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 )
 @click.option(
     "--snooze",
-    "snooze_minutes",
+    "snoozed_at_start_min",
     type=click.FloatRange(min=0),
     default=0.0,
     help="Start with nudges paused for this many minutes.",
@@ -214,7 +221,7 @@ def monitor(
     fps: float | None,
     notifier_choice: str | None,
     speed: float,
-    snooze_minutes: float,
+    snoozed_at_start_min: float,
     quiet: bool,
     no_history: bool,
     record: bool,
@@ -243,10 +250,9 @@ def monitor(
     # One monitor per data folder: a second would count every minute twice and nudge
     # twice. Taken first, so a refused monitor touches nothing.
     lock = InstanceLock(data_dir(), _watching(source_spec))
+    run = _Run(source_spec, profile_name, speed, snoozed_at_start_min, quiet, recorded, preview)
     with lock if camera or recorded else contextlib.nullcontext():
-        summary = _monitor_session(
-            source_spec, profile_name, config, speed, snooze_minutes, quiet, recorded, preview
-        )
+        summary = _monitor_session(run, config)
     if err.is_terminal and not quiet:
         err.file.write("\n")
     print_summary(summary, out)
@@ -258,38 +264,44 @@ def _watching(source_spec: str) -> str:
     return f"camera {spec}" if spec.isdigit() else str(Path(spec).expanduser().resolve())
 
 
-def _monitor_session(
-    source_spec: str,
-    profile_name: str | None,
-    config: MonitorConfig,
-    speed: float,
-    snooze_minutes: float,
-    quiet: bool,
-    recorded: bool,
-    preview: bool,
-) -> MonitorSummary:
+@dataclass(frozen=True)
+class _Run:
+    """What `posture monitor` was asked for, past the checks."""
+
+    source_spec: str
+    profile_name: str | None
+    speed: float
+    snoozed_at_start_min: float  # --snooze: nudges paused from the start for this long
+    quiet: bool
+    recorded: bool
+    preview: bool
+
+
+def _monitor_session(run: _Run, config: MonitorConfig) -> MonitorSummary:
+    """One monitoring session, from opening the history to the loop's end."""
     out, err = stdout(), stderr()
-    window = PreviewWindow() if preview else None
-    scorer, name = _scorer_for(profile_name, err)
+    window = PreviewWindow() if run.preview else None
+    scorer, name = _scorer_for(run.profile_name, err)
     notifier = make_notifier(config.notifier, out)
-    settings = MonitorSettings(fps=config.fps, speed=speed, policy=config.policy())
-    history = HistoryStore() if recorded else contextlib.nullcontext(NullRecorder())
+    settings = MonitorSettings(fps=config.fps, speed=run.speed, policy=config.policy())
+    history = HistoryStore() if run.recorded else contextlib.nullcontext(NullRecorder())
     with history as recorder, Controls() as controls, stop_on_signals(controls):
         runner = Monitor(
-            lambda: open_throttled(source_spec, config.fps),
+            lambda: open_throttled(run.source_spec, config.fps),
             scorer,
             notify=lambda event: notifier.notify(Notice.from_nudge(event)),
             recorder=recorder,
             settings=settings,
-            status=None if quiet else status_printer(err),
+            status=None if run.quiet else status_printer(err),
             controls=controls,
-            source_name=source_spec,
+            source_name=run.source_spec,
             profile_name=name,
             preview=window,
             earlier_today=_earlier_today(recorder),
         )
-        if snooze_minutes:
-            controls.snooze(snooze_minutes)
+        if run.snoozed_at_start_min:
+            controls.snooze(run.snoozed_at_start_min)
+        # Enter snoozes for the configured time, whatever --snooze said for the start.
         listen_for_keys(controls, config.snooze_minutes, err)
         try:
             return runner.run()
