@@ -6,8 +6,9 @@
 
 Each round starts the real `posture monitor` (`python -m posture`), replaying the bundled
 session with `--record` into one data folder, and kills it with SIGKILL a random time
-after it was started (uniform over `--window` seconds): in start-up, mid-replay, while
-writing, or after it ended. After each kill:
+(uniform over `--window` seconds) after it was started or, in a share of the rounds,
+after its first verdict: in start-up, as the session begins, mid-replay while writing,
+or after it ended. After each kill:
 
 - `PRAGMA integrity_check` on the history is "ok" (when the history exists yet);
 - the restart is clean: the next round's monitor starts (the lock the killed one held is
@@ -110,10 +111,24 @@ def history_after(db: Path) -> tuple[str | None, int, float | None]:
         conn.close()
 
 
-def one_round(env: dict[str, str], db: Path, speed: float, kill_after_s: float) -> Round:
+def one_round(
+    env: dict[str, str], db: Path, speed: float, kill_after_s: float, after_verdict: bool
+) -> Round:
+    """One monitor, SIGKILLed `kill_after_s` after it started or, with `after_verdict`,
+    after its first verdict (so that the kill lands while it judges and writes, however
+    long a loaded machine takes to start it)."""
     spawned = time.monotonic()
     process, (lines, reader) = spawn(monitor_command(speed), env)
-    time.sleep(max(0.0, spawned + kill_after_s - time.monotonic()))
+    origin = spawned
+    if after_verdict:
+        deadline = spawned + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            first = next((t for t, line in lines if "first verdict" in line), None)
+            if first is not None:
+                origin = first
+                break
+            time.sleep(0.01)
+    time.sleep(max(0.0, origin + kill_after_s - time.monotonic()))
     killed_at = time.monotonic()
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
@@ -170,7 +185,12 @@ def last_round(env: dict[str, str], db: Path) -> dict[str, object]:
 
 
 def kill_loop(
-    kills: int, speed: float, window: tuple[float, float], seed: int, home: Path
+    kills: int,
+    speed: float,
+    window: tuple[float, float],
+    seed: int,
+    home: Path,
+    after_verdict_share: float = 0.5,
 ) -> dict[str, object]:
     env = {
         **os.environ,
@@ -181,13 +201,17 @@ def kill_loop(
     db = home / "history.sqlite3"
     rng = random.Random(seed)
     started = time.monotonic()
-    rounds = [one_round(env, db, speed, rng.uniform(*window)) for _ in range(kills)]
+    rounds = [
+        one_round(env, db, speed, rng.uniform(*window), rng.random() < after_verdict_share)
+        for _ in range(kills)
+    ]
     final = last_round(env, db)
     lost = [r.lost_s for r in rounds if r.lost_s is not None]
     return {
         "kills": kills,
         "speed": speed,
         "window_s": list(window),
+        "after_verdict_share": after_verdict_share,
         "seed": seed,
         "integrity_ok": sum(r.integrity == "ok" for r in rounds),
         "no_history_yet": sum(r.integrity is None for r in rounds),
@@ -212,19 +236,28 @@ def main() -> None:
         metavar=("FROM", "TO"),
         help="kill this many seconds after the start, uniformly at random",
     )
+    parser.add_argument(
+        "--after-verdict-share",
+        type=float,
+        default=0.5,
+        help="share of rounds whose window starts at the first verdict, not the start",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--home", type=Path, help="data folder (default: a new temporary one)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="posture-kill-"))
-    result = kill_loop(args.kills, args.speed, tuple(args.window), args.seed, home)
+    result = kill_loop(
+        args.kills, args.speed, tuple(args.window), args.seed, home, args.after_verdict_share
+    )
     if args.json:
         print(json.dumps(result))
         return
     final = result["final"]
     print(
         f"{result['kills']} SIGKILLs at random {args.window[0]:g}-{args.window[1]:g} s after "
-        f"start (replay speed {args.speed:g}), {result['elapsed_s']} s:"
+        f"the start or, in {args.after_verdict_share:.0%} of rounds, after the first verdict "
+        f"(replay speed {args.speed:g}), {result['elapsed_s']} s:"
     )
     checked = result["kills"] - result["no_history_yet"]
     print(

@@ -18,8 +18,8 @@ def test_twenty_sigkills_leave_a_whole_history_and_clean_restarts(tmp_path):
             "--kills",
             "20",
             "--window",
-            "0.2",
-            "1.6",
+            "0.0",
+            "0.8",
             "--home",
             str(tmp_path),
             "--json",
@@ -38,7 +38,8 @@ def test_twenty_sigkills_leave_a_whole_history_and_clean_restarts(tmp_path):
     assert all(r["integrity"] in ("ok", None) for r in rounds)
     assert result["integrity_ok"] >= 15
     assert result["clean_starts"] == 20
-    assert result["killed_while_judging"] >= 3  # some kills land mid-replay, not in start-up
+    # Half the kills wait for the first verdict: they land mid-replay, while writing.
+    assert result["killed_while_judging"] >= 5
     # A killed session keeps at most its minute in progress: nothing beyond it, nothing
     # counted twice.
     assert all((r["session_present_s"] or 0) <= 60 for r in rounds)

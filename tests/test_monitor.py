@@ -44,6 +44,15 @@ FAST_POLICY = NudgePolicy(
     sustained_bad_s=3, good_to_end_s=2, cooldown_s=8, away_after_s=3, break_min_s=5
 )
 FAST_REPLAY = MonitorSettings(speed=0, policy=FAST_POLICY)
+
+
+def replay_monitor(recording: Recording, profile=None, **options) -> Monitor:
+    """The monitor replaying a fake recording as fast as it goes, on the fake pose model."""
+    options.setdefault("estimator", Estimators())
+    options.setdefault("settings", FAST_REPLAY)
+    return Monitor(lambda: recording, Scorer(profile or profile_of()), **options)
+
+
 TRUTH = json.loads((SESSION_VIDEO.parent / "session.json").read_text())
 
 
@@ -216,12 +225,10 @@ def test_stop_ends_the_loop_and_still_flushes():
     controls = Controls()
     recorder = RecordingRecorder()
     estimators = Estimators()
-    runner = Monitor(
-        lambda: Recording([UPRIGHT] * 1000),
-        Scorer(profile_of()),
+    runner = replay_monitor(
+        Recording([UPRIGHT] * 1000),
         estimator=estimators,
         recorder=recorder,
-        settings=FAST_REPLAY,
         controls=controls,
         status=lambda status: controls.stop() if status.now_s >= 2 else None,
     )
@@ -452,13 +459,7 @@ def test_a_recorded_replay_reports_the_day_so_far_and_an_unrecorded_one_writes_n
 
 def test_a_profile_from_the_other_side_of_the_camera_is_pointed_out(caplog):
     def run_with(profile):
-        runner = Monitor(
-            lambda: Recording([UPRIGHT] * 40),
-            Scorer(profile),
-            estimator=Estimators(),
-            settings=FAST_REPLAY,
-            profile_name=profile.name,
-        )
+        runner = replay_monitor(Recording([UPRIGHT] * 40), profile, profile_name=profile.name)
         with caplog.at_level("WARNING", logger="posture"):
             return runner.run()
 
@@ -573,14 +574,8 @@ def test_a_snooze_from_another_thread_holds_nudges_back_for_its_minutes():
     controls = Controls()
     controls.snooze(0.5)  # 30 s of the recording's time
     recorder = RecordingRecorder()
-    Monitor(
-        lambda: Recording([SLOUCHED] * 120),  # a minute of slouching
-        Scorer(profile_of()),
-        estimator=Estimators(),
-        recorder=recorder,
-        settings=FAST_REPLAY,
-        controls=controls,
-    ).run()
+    # A minute of slouching.
+    replay_monitor(Recording([SLOUCHED] * 120), recorder=recorder, controls=controls).run()
     start = recorder.sessions[0].started_at
     offsets = [(n.at - start).total_seconds() for n in recorder.nudges]
     assert offsets and min(offsets) >= 30  # none while snoozed, from 3 s on without it
@@ -598,14 +593,7 @@ def test_a_paused_replay_keeps_its_place():
             controls.pause()
             threading.Timer(0.05, controls.resume).start()
 
-    summary = Monitor(
-        lambda: recording,
-        Scorer(profile_of()),
-        estimator=Estimators(),
-        settings=FAST_REPLAY,
-        controls=controls,
-        status=status,
-    ).run()
+    summary = replay_monitor(recording, controls=controls, status=status).run()
     assert recording.yielded == list(range(20))  # each frame once: not restarted
     assert summary.samples == 20
     assert State.PAUSED in [s.state for s in snapshots]
@@ -668,14 +656,8 @@ def test_a_night_of_suspend_is_a_break_and_the_morning_is_filed_in_the_morning(m
 def replay_stamps(second: int) -> tuple[list[Sample], list[Nudge], datetime]:
     clocks = Clocks(datetime(2026, 11, 24, 9, 30, second).astimezone())
     recorder = RecordingRecorder()
-    Monitor(
-        lambda: Recording([UPRIGHT] * 20 + [SLOUCHED] * 40 + [UPRIGHT] * 20),
-        Scorer(profile_of()),
-        estimator=Estimators(),
-        recorder=recorder,
-        settings=FAST_REPLAY,
-        now=clocks.now,
-    ).run()
+    codes = [UPRIGHT] * 20 + [SLOUCHED] * 40 + [UPRIGHT] * 20
+    replay_monitor(Recording(codes), recorder=recorder, now=clocks.now).run()
     return recorder.samples, recorder.nudges, clocks.now()
 
 
