@@ -453,10 +453,7 @@ class Monitor:
             for frame in source.paced(pace):
                 if self._apply_commands() and self._leave(source.live):
                     break
-                reading = self._read(frame)
-                if reading.jump_s and self._gap is None:
-                    # Asleep, or the clock was set: nothing was seen since the last sample.
-                    self._gap = _Gap(self._last_now_s or 0.0, "clock", reading.jump_s)
+                reading = self._noted(self._read(frame))
                 self._analyse(frame, reading.loop_s, estimator, adaptive)
         if self._pause is not None and not self.controls.stopped and self._gap is None:
             self._gap = _Gap(self._last_now_s or 0.0, "paused")
@@ -472,8 +469,15 @@ class Monitor:
     def _loop_now(self) -> float:
         """The loop's seconds now: a live clock's reading, or a replay's latest frame."""
         if isinstance(self._timeline, LiveTimeline):
-            return self._timeline.read().loop_s
+            return self._noted(self._timeline.read()).loop_s
         return self._last_now_s or 0.0
+
+    def _noted(self, reading: Reading) -> Reading:
+        """A reading whose clocks disagree opens a gap: asleep, or the clock was set,
+        so nothing was seen since the last sample (whichever read noticed it)."""
+        if reading.jump_s and self._gap is None:
+            self._gap = _Gap(self._last_now_s or 0.0, "clock", reading.jump_s)
+        return reading
 
     def _analyse(self, frame: Frame, now_s: float, estimator: Estimator, adaptive: bool) -> None:
         pose = estimator.estimate_image(frame.image, round(now_s * 1000))
@@ -503,8 +507,8 @@ class Monitor:
             elif isinstance(command, Pause):
                 self._pause = _Pause.starting(command, self.clock(), self.now())
                 self._publish(State.PAUSED, command.reason)
-            else:
-                self._pause = None
+            elif self._pause is not None:
+                self._resume()
         return self.controls.stopped or self._pause is not None
 
     def _leave(self, live: bool) -> bool:
@@ -534,11 +538,16 @@ class Monitor:
         while self._pause is not None and not self.controls.stopped:
             remaining = self._pause.remaining_s(self.clock(), self.now())
             if remaining <= 0:
-                self._pause = None
+                self._resume()
                 break
             # Wake now and then to read the wall clock: a suspend can pass a pause's end.
             self.controls.wait(min(remaining, PAUSE_CHECK_S))
             self._apply_commands()
+
+    def _resume(self) -> None:
+        """The pause ends (resumed, or its time is up): judging again from the next frame."""
+        self._pause = None
+        self._publish(State.STARTING, "resuming")
 
     def _check_view(self, view: View) -> None:
         if self.view_check is None or self.view_check.update(view) is None:

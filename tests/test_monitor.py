@@ -564,6 +564,10 @@ def test_a_timed_pause_ends_by_itself_and_says_until_when(monkeypatch):
     pause = next(s for s in snapshots if s.state is State.PAUSED)
     assert pause.reason == "meeting"
     assert pause.paused_until == pause.at + timedelta(minutes=1.5)
+    after = snapshots[snapshots.index(pause) + 1 :]
+    assert (after[0].state, after[0].reason) == (State.STARTING, "resuming")
+    assert after[0].at == pause.paused_until  # told at once, before the camera reopens
+    assert after[1].state is State.GOOD
     gap = max(b - a for a, b in itertools.pairwise(judged))
     assert 90 <= gap <= 93
     # The loop's time went on through the pause: stopped at 120 s of session.
@@ -616,7 +620,10 @@ def test_the_terminal_keys_snooze_and_quit_through_the_controls(monkeypatch):
 # --- time: wall-clock stamps read when they happen ------------------------------------------
 
 
-def test_a_night_of_suspend_is_a_break_and_the_morning_is_filed_in_the_morning(monkeypatch):
+@pytest.mark.parametrize("snoozed_on_waking", [False, True], ids=["", "a command read it"])
+def test_a_night_of_suspend_is_a_break_and_the_morning_is_filed_in_the_morning(
+    monkeypatch, snoozed_on_waking
+):
     clocks = Clocks(datetime(2026, 11, 24, 18, 0).astimezone())
     controls = Controls(sleep=clocks.sleep)
     recorder = RecordingRecorder()
@@ -626,6 +633,8 @@ def test_a_night_of_suspend_is_a_break_and_the_morning_is_filed_in_the_morning(m
         if state.now_s >= 20 and not slept:
             slept.append(clocks.now())
             clocks.jump_wall(14 * 3600)  # the lid closes; the monotonic clock stops
+            if snoozed_on_waking:  # taken before the next frame: it reads the clocks first
+                controls.snooze(5)
         if len(recorder.samples) >= 20:
             controls.stop()
 
