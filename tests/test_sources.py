@@ -35,6 +35,7 @@ from posture.sources import (
     Frame,
     FrameSource,
     ImageSource,
+    Pace,
     VideoFileSource,
     natural_sort_key,
     open_source,
@@ -890,3 +891,42 @@ def test_a_camera_read_that_never_returns_is_a_lost_camera(
         with pytest.raises(CameraLostError, match="stopped responding"):
             next(source.sampled(0.5))
     camera.release_grab.set()
+
+
+# --- pacing: a recording replays on its own clock, a camera paces itself ---------------------
+
+
+def test_a_recording_replays_on_the_fps_grid_of_its_own_clock_at_its_speed(
+    video_path: Path,
+) -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        now[0] += seconds
+        return False
+
+    pace = Pace(fps=2.0, speed=2.0, wait=wait, clock=lambda: now[0])
+    with VideoFileSource(video_path) as source:
+        frames = list(source.paced(pace))
+    assert [f.t_ms for f in frames] == [0, 500, 1000, 1500, 2000]  # 10 fps file, 2 taken a second
+    assert now[0] == pytest.approx(1.0)  # 2 s of the file at twice real time
+    assert not source.live and source.duration_ms == 2500
+
+
+def test_a_paced_recording_ends_when_the_reader_says_so(video_path: Path) -> None:
+    calls = []
+    pace = Pace(fps=10.0, speed=1.0, wait=lambda s: calls.append(s) or len(calls) >= 3)
+    with VideoFileSource(video_path) as source:
+        frames = list(source.paced(pace))
+    assert len(frames) == 3 and len(calls) == 3  # the first needs no wait; the 4th is refused
+
+
+@pytest.mark.parametrize(
+    ("fps", "speed", "message"),
+    [(0.0, 1.0, "fps must be a positive"), (2.0, float("nan"), "speed must be 0 or more")],
+)
+def test_a_pace_is_validated(fps: float, speed: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Pace(fps=fps, speed=speed)

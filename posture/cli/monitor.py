@@ -207,8 +207,9 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 @click.option(
     "--record",
     is_flag=True,
-    help="Record a replayed file in the history too, filed as if it had just ended "
-    "(a camera session is always recorded, unless --no-history).",
+    help="Record a replayed file in the history too, filed in the minutes just before the "
+    "replay began, never in the future (a camera session is always recorded, unless "
+    "--no-history).",
 )
 @click.option(
     "--preview",
