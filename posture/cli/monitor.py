@@ -235,7 +235,9 @@ def monitor(
     at eye level, stand up and move) when bad posture lasts 30 s or a break is
     due after 45 min. Away from the desk: no nudges, and it counts as a break.
     In a terminal, press Enter to snooze nudges for 30 minutes, q and Enter to
-    quit; Ctrl+C also stops and prints a summary. No frame is ever stored.
+    quit; Ctrl+C, closing the terminal or SIGTERM also stop it, with a summary.
+    One monitor runs per data folder. A replayed file is recorded in the history
+    only with --record. No frame is ever stored.
 
     Durations, fps and where nudges go can be set in a config file: see
     `posture config show`. Flags win over the environment, which wins over
