@@ -68,6 +68,9 @@ VIDEO_EXTENSIONS = (
 _FALLBACK_FPS = 30.0
 # Containers report garbage (e.g. -2**63) for the frame count of streams they cannot index.
 _MAX_PLAUSIBLE_FRAME_COUNT = 2**31
+# A seek past a damaged stretch lands on a keyframe, which may lie before frames already
+# read: at most this many are read again (and dropped) before giving the seek up.
+MAX_FRAMES_BACK_AFTER_SEEK = 300
 
 ImageArray = npt.NDArray[np.uint8]
 _Source = TypeVar("_Source", bound="SourceBase")
@@ -126,7 +129,8 @@ class Frame:
     - `image`: HxWx3 uint8 BGR array, as OpenCV gives it.
     - `t_ms`: milliseconds on the source's clock (camera: since its first frame; video: the
       file's own presentation time; folder: position * interval).
-    - `index`: frame number in the source, counting frames skipped by stride or range.
+    - `index`: frame number in the source, counting frames skipped by stride or range (in
+      a video, placed by the container's time, so frames lost to damage leave a hole).
     - `name`: the file name for stills (image and folder sources), so results can say which
       picture they belong to; None for camera and video frames.
     """
@@ -657,15 +661,22 @@ class VideoFileSource(SourceBase):
         # grab() advances without retrieve()'s colour conversion and copy, so frames skipped
         # by stride or before the range cost less. The range is found by grabbing forward
         # rather than seeking: OpenCV seeks land on keyframes and lose the frame index.
+        fps = self.fps or _FALLBACK_FPS
         while True:
             if capture.grab():
                 index += 1
+                own_ms = self._timestamp_ms(capture, index)
+                self._check_continuity(last_t_ms, own_ms)
             else:
                 resumed = self._past_damage(capture, index, last_t_ms)
                 if resumed is None:
                     return
                 index = resumed
-            t_ms = max(self._timestamp_ms(capture, index), last_t_ms + 1)
+                own_ms = self._timestamp_ms(capture, index)
+            # The container's time says which frame this is: a demuxer that skips a
+            # damaged stretch without failing would otherwise shift every later index.
+            index = max(index, round(own_ms * fps / 1000))
+            t_ms = max(own_ms, last_t_ms + 1)
             last_t_ms = t_ms
             if t_ms < start_ms:
                 continue
@@ -684,14 +695,15 @@ class VideoFileSource(SourceBase):
             yield Frame(_as_bgr(image), t_ms, index)
 
     def _past_damage(self, capture: cv2.VideoCapture, index: int, last_t_ms: int) -> int | None:
-        """After a failed grab: where reading resumes past a damaged stretch, or None.
+        """After a failed grab: the index of the frame reading resumes at, or None.
 
         OpenCV ends a video at the first packet it cannot read, which silently cut a
         damaged file short. When the container announced more frames than were read
         (by more than a second's worth), the reader seeks forward a second at a time
-        until a frame reads again, and says which stretch it skipped; if none does,
-        it says where the file broke off. Frames read after a seek keep the
-        container's own timestamps, so their times do not shift.
+        until a frame later than the last one read comes, and says where it broke
+        and where it resumed; if none comes, it says where the file broke off.
+        Frames read after a seek keep the container's own timestamps, and their
+        index follows from those, so neither shifts.
         """
         total, fps = self._total_frames, self.fps or _FALLBACK_FPS
         step = max(1, round(fps))
@@ -701,18 +713,17 @@ class VideoFileSource(SourceBase):
         for target in range(index + 1 + step, total, step):
             if self.end_ms is not None and target * 1000 / fps >= self.end_ms:
                 break
-            if capture.set(cv2.CAP_PROP_POS_FRAMES, target) and capture.grab():
-                resumed = max(index + 1, round(capture.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
+            if not capture.set(cv2.CAP_PROP_POS_FRAMES, target):
+                continue
+            t_ms = self._later_frame_ms(capture, target, last_t_ms)
+            if t_ms is not None:
                 logger.warning(
-                    "%s is damaged %s: frames %d to %d could not be read and were skipped; "
-                    "reading resumed at %s",
+                    "%s is damaged %s: reading resumed at %s; what lies between was skipped",
                     self.description,
                     broke_at,
-                    index + 1,
-                    resumed - 1,
-                    _seconds(self._timestamp_ms(capture, resumed)),
+                    _seconds(t_ms),
                 )
-                return resumed
+                return max(index + 1, round(t_ms * fps / 1000))
         logger.warning(
             "%s ends early, %s of the %d it announces (%s): the file is truncated or "
             "damaged there; the rest was not read",
@@ -721,6 +732,30 @@ class VideoFileSource(SourceBase):
             total,
             _seconds(total * 1000 / fps),
         )
+        return None
+
+    def _check_continuity(self, last_t_ms: int, t_ms: int) -> None:
+        """Warn when the container's time jumps: frames are missing (a damaged stretch
+        the demuxer skipped without failing), more than a second and 10 frames' worth."""
+        frame_ms = 1000 / (self.fps or _FALLBACK_FPS)
+        if last_t_ms >= 0 and t_ms - last_t_ms > max(1000.0, 10 * frame_ms):
+            logger.warning(
+                "%s has no frames from %s to %s: the file is damaged there (or the "
+                "recording paused)",
+                self.description,
+                _seconds(last_t_ms),
+                _seconds(t_ms),
+            )
+
+    def _later_frame_ms(self, capture: cv2.VideoCapture, target: int, last_t_ms: int) -> int | None:
+        """After a seek: grab up to the first frame later than `last_t_ms` (a seek may land
+        on frames already read), and return its time; None if none reads."""
+        for _ in range(MAX_FRAMES_BACK_AFTER_SEEK):
+            if not capture.grab():
+                return None
+            t_ms = self._timestamp_ms(capture, target)
+            if t_ms > last_t_ms:
+                return t_ms
         return None
 
     def _timestamp_ms(self, capture: cv2.VideoCapture, index: int) -> int:

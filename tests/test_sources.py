@@ -797,13 +797,32 @@ def test_a_damaged_video_is_read_past_with_a_warning_and_its_times_do_not_shift(
         frames = frames_of(VideoFileSource(damaged))
     (warning,) = [r.getMessage() for r in caplog.records]
     assert warning.startswith(f"video {damaged} is damaged after frame ")
-    assert "could not be read and were skipped; reading resumed at " in warning
+    assert warning.endswith(" s; what lies between was skipped")
     read = [f.index for f in frames]
     assert read[0] == 0 and read[-1] == 199 and 100 < len(read) < 200  # past the damage
     skipped_from = next(i for i, (a, b) in enumerate(pairwise(read)) if b != a + 1)
     # Every frame after the damaged stretch is the frame its container time says.
     after = frames[skipped_from + 1 :]
     assert all(f.t_ms == f.index * 100 and frame_number(f.image) == f.index for f in after)
+
+
+def test_frames_a_demuxer_skips_silently_are_reported_and_later_ones_keep_their_place(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Matroska's reader resyncs past damage without failing: the frames after it must
+    keep their container time and their own index, not move up to fill the hole."""
+    data = bytearray(write_video(tmp_path / "whole.mkv", count=200, fourcc="MJPG").read_bytes())
+    at = int(len(data) * 0.4)
+    data[at : at + 20000] = bytes(20000)
+    damaged = tmp_path / "damaged.mkv"
+    damaged.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(damaged))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"video {damaged} has no frames from ")
+    assert warning.endswith("the file is damaged there (or the recording paused)")
+    assert 100 < len(frames) < 190 and frames[-1].index == 199
+    assert all(f.t_ms == f.index * 100 and frame_number(f.image) == f.index for f in frames)
 
 
 def test_a_truncated_video_says_where_it_broke_off(
