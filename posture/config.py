@@ -49,6 +49,10 @@ else:  # the standard library has no TOML reader before 3.11
 
 ENV_CONFIG = "POSTURE_CONFIG"
 SECTION = "monitor"
+# Frames analysed per second, however it is set (flag, environment, file, or
+# `MonitorSettings` in code): the one home of these limits. At least one frame every
+# 10 s, so a change is still seen within the smoother's window of a few frames; at
+# most 30, a webcam's own rate (a faster request would analyse the same frame twice).
 MIN_FPS, MAX_FPS = 0.1, 30.0
 
 _POLICY_DEFAULTS = NudgePolicy()

@@ -40,6 +40,10 @@ class ConfigError(PostureError):
     """A configuration file, variable or flag that cannot be used as it is."""
 
 
+class DemoHomeError(PostureError):
+    """A `demo --home` the demo must not use: it did not make it."""
+
+
 class AutostartError(PostureError):
     """Start-at-login cannot be set up or read: the message says why and what to do."""
 

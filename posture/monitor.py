@@ -4,12 +4,16 @@
                                                                  ├─▶ notifier (nudges)
                                                                  └─▶ recorder (history)
 
-Time: the loop's clock is the frames' own (`Frame.t_ms`): a camera's comes from
-the monotonic clock, a file's from the file, so a recording replays with the
-same timers as a live session, at `speed` times real time (0 = as fast as it
-can). Wall-clock times for the history are the session start plus that clock.
+Time (posture.timeline): timers run on the loop's seconds, records are stamped
+with wall-clock time read when they happen. A camera's loop seconds are the
+monotonic clock's, plus any time it did not see (a suspend); a recording's are its
+own clock, so it replays with the same timers as a live session at `speed` times
+real time (0 = as fast as it can), filed in the past, never in the future. Time not
+watched (the camera lost, a pause, a suspend or a clock set) is a gap: the history
+gets nothing for it, and the nudge engine sees an absence (a break, if long).
 
-Sampling: a recording replays at a fixed `fps`. A camera is sampled adaptively
+Sampling is the source's own (`FrameSource.paced`): a recording replays on a
+fixed `fps` grid of its own clock; a camera is sampled adaptively
 (`MonitorSettings.settled_fps`): slowly while the latest frame agrees with the
 smoothed verdict, and, as soon as one does not (a change is starting), a few
 consecutive frames so that the pose model's tracking catches up, then `fps` until
@@ -17,28 +21,36 @@ the verdict settles again. Only samples on the `fps` grid are judged (smoothed,
 timed, recorded), so the smoother sees the same evidence at any pace. The figures
 behind the defaults are in docs/performance.md.
 
+Commands: `Controls` (posture.control) carries pause, resume, snooze and stop from
+any thread (the terminal's keys, a tray, a signal handler); the loop applies them
+between frames and wakes from any wait the moment one arrives. A pause frees the
+camera (a recording keeps its place); the loop publishes a `Snapshot` after every
+judged sample and every change of state.
+
 Faults: a camera that disappears mid-run (unplugged, taken by a video call) is
 reported once and reopened with backoff; the gap is not counted as presence.
-`stop` (a `threading.Event`, set by the CLI on SIGINT/SIGTERM) ends the loop
-cleanly at the next frame or during any wait; the recorder is flushed.
+The recorder is flushed, and the session closed, however the loop ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
+import math
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from posture.analysis import estimator_for
+from posture.config import MAX_FPS, MIN_FPS
+from posture.control import Controls, Pause, Snapshot, Snooze, State
 from posture.errors import SourceError
 from posture.history import MinuteRow, MinuteTallies, ScoreTally
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
 from posture.nudges import BreakEvent, EpisodeEvent, NudgeEngine, NudgeEvent, NudgePolicy
+from posture.pose import Estimator, EstimatorFactory, RunningMode, open_estimator
 from posture.presence import PresenceTracker
 from posture.records import Break, Episode, Nudge, NullRecorder, Recorder, Sample, SessionInfo
 from posture.scoring import (
@@ -48,16 +60,20 @@ from posture.scoring import (
     VerdictSmoother,
     ViewCheck,
 )
-from posture.sources import CameraLostError, CameraSource, Frame, FrameSource, VideoFileSource
+from posture.sources import CameraLostError, Frame, FrameSource, Pace, VideoFileSource
+from posture.timeline import LiveTimeline, Reading, ReplayTimeline, local_now
 from posture.vocabulary import Verdict, View
 
 log = logging.getLogger(__name__)
 
-# One sample stands for at most this long in the history, so a stalled loop (a
-# suspended laptop) is not counted as minutes of posture.
+# One sample stands for at most this long in the history, so a loop held up by
+# something it cannot see as a gap (a process stopped with SIGSTOP, a frame that took
+# long) is not counted as minutes of posture. Suspends and lost cameras are gaps.
 MAX_SAMPLE_S = 5.0
 # Camera reopen delays after a loss: quick at first, then every 30 s.
 RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+# A paused monitor looks at the wall clock this often (a command wakes it at once).
+PAUSE_CHECK_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -94,14 +110,16 @@ class MonitorSettings:
     change_excess: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0 < self.fps <= 60:
-            raise ValueError(f"fps must be in (0, 60], got {self.fps}")
-        if self.speed < 0:
-            raise ValueError(f"speed must be >= 0, got {self.speed}")
-        if self.flush_every_s <= 0:
+        if not MIN_FPS <= self.fps <= MAX_FPS:
+            raise ValueError(f"fps must be in [{MIN_FPS:g}, {MAX_FPS:g}], got {self.fps}")
+        if not (math.isfinite(self.speed) and self.speed >= 0):
+            raise ValueError(f"speed must be a finite number >= 0, got {self.speed}")
+        if not (math.isfinite(self.flush_every_s) and self.flush_every_s > 0):
             raise ValueError(f"flush_every_s must be positive, got {self.flush_every_s}")
-        if self.settled_fps is not None and not 0 < self.settled_fps <= 60:
-            raise ValueError(f"settled_fps must be in (0, 60] or None, got {self.settled_fps}")
+        if self.settled_fps is not None and not 0 < self.settled_fps <= MAX_FPS:
+            raise ValueError(
+                f"settled_fps must be in (0, {MAX_FPS:g}] or None, got {self.settled_fps}"
+            )
         if not 0 <= self.burst_frames <= 30:
             raise ValueError(f"burst_frames must be in [0, 30], got {self.burst_frames}")
         if self.change_excess <= 0:
@@ -131,6 +149,7 @@ class AdaptiveRate:
         return self.burst_left > 0
 
     def interval_s(self) -> float:
+        """Seconds until the camera's next frame is due (0: the next fresh frame)."""
         settings = self.settings
         if settings.settled_fps is None:
             return 1.0 / settings.fps
@@ -180,11 +199,16 @@ class MonitorSummary:
     started_at: datetime
     duration_s: float = 0.0
     samples: int = 0
-    seconds_by_verdict: Counter[Verdict] = field(default_factory=Counter)
+    # Seconds per verdict: floats (a Counter's counts are ints to the type checker).
+    seconds_by_verdict: defaultdict[Verdict, float] = field(
+        default_factory=lambda: defaultdict(float)
+    )
     nudges: list[NudgeEvent] = field(default_factory=list)
     episodes: list[EpisodeEvent] = field(default_factory=list)
     breaks: list[BreakEvent] = field(default_factory=list)
     camera_gaps_s: list[float] = field(default_factory=list)
+    # Every stretch not watched: ("camera" | "paused" | "clock", seconds).
+    gaps: list[tuple[str, float]] = field(default_factory=list)
     # What the history already held for the day this run started on.
     earlier_today: list[MinuteRow] = field(default_factory=list)
     # Set when the camera came to see the user from another side than the profile's.
@@ -232,25 +256,32 @@ class MonitorSummary:
 
 @dataclass(frozen=True)
 class Status:
-    """The live status line's content."""
+    """The live status line's content.
+
+    Three scores side by side, each named by the time it covers: `now_score` is the
+    smoothed verdict's score at this moment (how far from the baseline), `day_score`
+    and `session_score` are the daily report's posture score over today and over this
+    run (the share of time in good posture).
+    """
 
     now_s: float
     verdict: Verdict
-    score: int | None
+    now_score: int | None
     in_state_s: float
     session_score: float | None
     snoozed: bool
     day_score: float | None = None
 
     def line(self) -> str:
+        """One line: state and time in it, then the scores now, today and this session."""
+
         def shown(value: float | None) -> str:
             return "--" if value is None else f"{value:.0f}"
 
-        score = "--" if self.score is None else f"{self.score:3d}"
         state = "away" if self.verdict is Verdict.NO_PERSON else self.verdict.value
         snooze = "  (nudges snoozed)" if self.snoozed else ""
         return (
-            f"{state:<14} score {score}  for {_duration(self.in_state_s):>6}  "
+            f"{state:<14} for {_duration(self.in_state_s):>6}  now {shown(self.now_score):>3}  "
             f"today {shown(self.day_score)}  session {shown(self.session_score)}{snooze}"
         )
 
@@ -267,8 +298,13 @@ def _duration(seconds: float) -> str:
 class Monitor:
     """One monitoring run over a frame source. Call `run()` once.
 
-    `earlier_today`: the history's minutes of the day so far, so that the
-    status line can show today's score and not only this run's.
+    - `open_source`: opens the source, again after a lost camera or a pause.
+    - `estimator`: makes the pose estimator for a source's running mode (MediaPipe's by
+      default; tests pass a fake, so the loop runs without the model).
+    - `controls`: commands from other threads (pause, resume, snooze, stop) and the
+      published `Snapshot`s; one is made if none is given.
+    - `earlier_today`: the history's minutes of the day so far, so that the status
+      line can show today's score and not only this run's.
     """
 
     def __init__(
@@ -276,13 +312,14 @@ class Monitor:
         open_source: Callable[[], FrameSource],
         scorer: Scorer,
         *,
+        estimator: EstimatorFactory = open_estimator,
         notify: Callable[[NudgeEvent], None] = lambda event: None,
         recorder: Recorder | None = None,
         settings: MonitorSettings | None = None,
         status: Callable[[Status], None] | None = None,
-        stop: threading.Event | None = None,
+        controls: Controls | None = None,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now().astimezone(),
+        now: Callable[[], datetime] = local_now,
         source_name: str = "",
         profile_name: str | None = None,
         preview: Callable[[Frame, PoseResult, Assessment], None] | None = None,
@@ -290,12 +327,15 @@ class Monitor:
     ) -> None:
         self.open_source = open_source
         self.scorer = scorer
+        self.open_estimator = estimator
         self.notify = notify
         self.recorder = recorder or NullRecorder()
         self.settings = settings or MonitorSettings()
         self.status = status
-        self.stop = stop or threading.Event()
+        self._owns_controls = controls is None
+        self.controls = controls or Controls()
         self.clock = clock
+        self.now = now
         self.engine = NudgeEngine(self.settings.policy)
         self.smoother = VerdictSmoother(self.settings.smoother, clock=clock)
         self.presence = PresenceTracker()
@@ -310,73 +350,196 @@ class Monitor:
         self.rate = AdaptiveRate(self.settings)
         self.frames_analysed = 0
         self._shown: Assessment | None = None  # the latest smoothed verdict, for the preview
+        self._timeline: LiveTimeline | ReplayTimeline | None = None  # set when a source opens
+        self._gap: _Gap | None = None  # time not watched, open until the next sample
+        self._pause: _Pause | None = None
+        self._held_s = 0.0  # time a replay spent paused in place: its pace stands still
         profile = scorer.profile
         self.view_check = ViewCheck(profile.view) if profile is not None else None
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> MonitorSummary:
-        self.recorder.begin_session(
-            SessionInfo(self.started_at, self.source_name, self.profile_name)
-        )
+        """Monitor until the source ends (a recording) or `controls.stop()`; flush; summarise."""
+        self._publish(State.STARTING, "starting")
         try:
             self._run_until_stopped()
         finally:
-            for event in self.engine.finish(self._last_now_s or 0.0):
-                self._handle(event)
-            end = self._wall(self._last_now_s or 0.0)
-            self.recorder.flush()
-            self.recorder.end_session(end)
-            self.summary.duration_s = self._last_now_s or 0.0
+            self._finish()
         return self.summary
+
+    def _finish(self) -> None:
+        """Close what is open (an episode, a gap, the session) at the time it ends."""
+        timeline = self._timeline
+        if timeline is not None:
+            end_s = self._loop_now()
+            if self._gap is not None:
+                self._close_gap(end_s)
+            for event in self.engine.finish(end_s):
+                self._handle(event)
+            self.recorder.flush()
+            self.recorder.end_session(timeline.wall(end_s))
+            self.summary.duration_s = end_s
+        self._publish(State.STOPPED, "stopped")
+        if self._owns_controls:
+            self.controls.close()
 
     def _run_until_stopped(self) -> None:
         retries = 0
-        while not self.stop.is_set():
+        while not self.controls.stopped:
+            if self._pause is not None:
+                self._wait_while_paused()
+                continue
             try:
                 with self.open_source() as source:
+                    self._begin(source)
                     retries = 0
-                    self._watch(source)
-                return  # a file ended, or stop was set
+                    if self._watch(source):
+                        return  # a recording ended, or stop
             except CameraLostError as error:
                 self._camera_lost(error, retries)
                 retries += 1
             except SourceError:
-                if retries == 0:
+                if self._timeline is None:
                     raise  # never opened: the user's error, reported by the CLI
                 self._camera_lost(None, retries)
                 retries += 1
+
+    def _begin(self, source: FrameSource) -> None:
+        """The first time a source opens, the session begins, on its kind of time."""
+        if self._timeline is not None:
+            return
+        if source.live:
+            live = LiveTimeline(self.clock, self.now)
+            self._timeline, self.started_at = live, live.read().at
+        else:
+            replay = ReplayTimeline(source.duration_ms, self.now)
+            self._timeline, self.started_at = replay, replay.started_at
+        self.summary.started_at = self.started_at
+        self.recorder.begin_session(
+            SessionInfo(self.started_at, self.source_name, self.profile_name)
+        )
 
     def _camera_lost(self, error: CameraLostError | None, retries: int) -> None:
         delay = RETRY_DELAYS_S[min(retries, len(RETRY_DELAYS_S) - 1)]
         if error is not None:
             log.warning("%s; retrying", error)
-        lost_at = self.clock()
-        self.stop.wait(delay)
-        self.summary.camera_gaps_s.append(self.clock() - lost_at)
+        if self._gap is None:
+            self._gap = _Gap(self._last_now_s or 0.0, "camera")
+        reason = str(error) if error is not None else "cannot reopen the camera; retrying"
+        self._publish(State.CAMERA_PROBLEM, reason)
+        self._wait_for(delay)
 
-    def _watch(self, source: FrameSource) -> None:
-        adaptive = isinstance(source, CameraSource) and self.settings.settled_fps is not None
-        with estimator_for(source) as estimator:
-            for frame, now_s in self._paced(source):
-                if self.stop.is_set():
-                    return
-                pose = estimator.estimate_image(frame.image, round(now_s * 1000))
-                self.frames_analysed += 1
-                metrics = compute_metrics(pose)
-                present = self.presence.person_present(frame.t_ms, metrics, pose, frame.image)
-                assessment = self.scorer.assess(metrics, present)
-                if adaptive:
-                    self.rate.update(assessment, self.smoother.verdict)
-                    judged = not self.rate.in_burst and self._due(now_s)
-                else:
-                    judged = True
-                if judged:
-                    self._shown = self._judge(now_s, assessment)
-                    if metrics is not None:
-                        self._check_view(metrics.view)
-                if self.preview is not None:
-                    self.preview(frame, pose, self._shown or assessment)
+    def _watch(self, source: FrameSource) -> bool:
+        """Judge `source`'s frames. True: it ended, or stop; False: a pause freed it."""
+        adaptive = source.live and self.settings.settled_fps is not None
+        pace = Pace(
+            fps=self.settings.fps,
+            speed=self.settings.speed,
+            interval_s=self.rate.interval_s if adaptive else None,
+            wait=lambda seconds: self._wait_for(seconds) and self._leave(source.live),
+            clock=lambda: self.clock() - self._held_s,
+        )
+        mode: RunningMode = "video" if source.is_stream else "image"
+        with contextlib.closing(self.open_estimator(mode)) as estimator:
+            for frame in source.paced(pace):
+                if self._apply_commands() and self._leave(source.live):
+                    break
+                reading = self._noted(self._read(frame))
+                self._analyse(frame, reading.loop_s, estimator, adaptive)
+        if self._pause is not None and not self.controls.stopped and self._gap is None:
+            self._gap = _Gap(self._last_now_s or 0.0, "paused")
+        return self.controls.stopped or self._pause is None
+
+    def _read(self, frame: Frame) -> Reading:
+        timeline = self._timeline
+        if isinstance(timeline, ReplayTimeline):
+            return timeline.read(frame.t_ms)
+        assert timeline is not None
+        return timeline.read()
+
+    def _loop_now(self) -> float:
+        """The loop's seconds now: a live clock's reading, or a replay's latest frame."""
+        if isinstance(self._timeline, LiveTimeline):
+            return self._noted(self._timeline.read()).loop_s
+        return self._last_now_s or 0.0
+
+    def _noted(self, reading: Reading) -> Reading:
+        """A reading whose clocks disagree opens a gap: asleep, or the clock was set,
+        so nothing was seen since the last sample (whichever read noticed it)."""
+        if reading.jump_s and self._gap is None:
+            self._gap = _Gap(self._last_now_s or 0.0, "clock", reading.jump_s)
+        return reading
+
+    def _analyse(self, frame: Frame, now_s: float, estimator: Estimator, adaptive: bool) -> None:
+        pose = estimator.estimate_image(frame.image, round(now_s * 1000))
+        self.frames_analysed += 1
+        metrics = compute_metrics(pose)
+        present = self.presence.person_present(frame.t_ms, metrics, pose, frame.image)
+        assessment = self.scorer.assess(metrics, present)
+        if adaptive:
+            self.rate.update(assessment, self.smoother.verdict)
+            judged = not self.rate.in_burst and self._due(now_s)
+        else:
+            judged = True
+        if judged:
+            self._shown = self._judge(now_s, assessment)
+            if metrics is not None:
+                self._check_view(metrics.view)
+        if self.preview is not None:
+            self.preview(frame, pose, self._shown or assessment)
+
+    # -- commands: pause, resume, snooze, stop ------------------------------------------------
+
+    def _apply_commands(self) -> bool:
+        """Take the commands sent since last time. True: stop, or paused."""
+        for command in self.controls.take_commands():
+            if isinstance(command, Snooze):
+                self.engine.snooze(self._loop_now() + command.minutes * 60)
+            elif isinstance(command, Pause):
+                self._pause = _Pause.starting(command, self.clock(), self.now())
+                self._publish(State.PAUSED, command.reason)
+            elif self._pause is not None:
+                self._resume()
+        return self.controls.stopped or self._pause is not None
+
+    def _leave(self, live: bool) -> bool:
+        """After `_apply_commands` said stop or pause: True if the source must be left.
+
+        A live source is left on a pause, to free the camera; a recording keeps its
+        place and waits here, its pace held still, until resumed.
+        """
+        if self.controls.stopped or live:
+            return True
+        held_from = self.clock()
+        self._wait_while_paused()
+        self._held_s += self.clock() - held_from
+        return self.controls.stopped
+
+    def _wait_for(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, applying commands as they come. True: stop or paused."""
+        deadline = self.clock() + seconds
+        while not self._apply_commands():
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                return False
+            self.controls.wait(remaining)
+        return True
+
+    def _wait_while_paused(self) -> None:
+        while self._pause is not None and not self.controls.stopped:
+            remaining = self._pause.remaining_s(self.clock(), self.now())
+            if remaining <= 0:
+                self._resume()
+                break
+            # Wake now and then to read the wall clock: a suspend can pass a pause's end.
+            self.controls.wait(min(remaining, PAUSE_CHECK_S))
+            self._apply_commands()
+
+    def _resume(self) -> None:
+        """The pause ends (resumed, or its time is up): judging again from the next frame."""
+        self._pause = None
+        self._publish(State.STARTING, "resuming")
 
     def _check_view(self, view: View) -> None:
         if self.view_check is None or self.view_check.update(view) is None:
@@ -393,40 +556,17 @@ class Monitor:
         # A quarter-interval of slack: camera samples land a frame late or early.
         return now_s - self._last_now_s >= 0.75 / self.settings.fps
 
-    def _paced(self, source: FrameSource) -> Iterator[tuple[Frame, float]]:
-        """Frames at about `fps` (adaptive for a camera), each with the loop's clock
-        in seconds."""
-        interval = 1.0 / self.settings.fps
-        if isinstance(source, CameraSource):
-            origin = self.clock() - (self._last_now_s or 0.0)
-            pace = interval if self.settings.settled_fps is None else self.rate.interval_s
-            for frame in source.sampled(pace, wait=self.stop.wait, reuse_buffer=True):
-                yield frame, self.clock() - origin
-            return
-        start_wall = self.clock()
-        first_t_ms: int | None = None
-        next_due = 0.0
-        for frame in source:
-            first_t_ms = frame.t_ms if first_t_ms is None else first_t_ms
-            file_s = (frame.t_ms - first_t_ms) / 1000
-            if file_s + 1e-6 < next_due:
-                continue  # between samples: throttled away
-            next_due = file_s + interval
-            if self.settings.speed > 0:
-                delay = start_wall + file_s / self.settings.speed - self.clock()
-                if delay > 0 and self.stop.wait(delay):
-                    return
-            yield frame, file_s
-
     # -- judging, nudging, recording --------------------------------------------------------
 
     def _judge(self, now_s: float, assessment: Assessment) -> Assessment:
+        if self._gap is not None:
+            self._close_gap(now_s)
+            step = 0.0  # the time since the last sample was not seen: not presence
+        elif self._last_now_s is None:
+            step = 0.0
+        else:
+            step = min(max(0.0, now_s - self._last_now_s), MAX_SAMPLE_S)
         smoothed = self.smoother.update(assessment, round(now_s * 1000))
-        step = (
-            0.0
-            if self._last_now_s is None
-            else min(max(0.0, now_s - self._last_now_s), MAX_SAMPLE_S)
-        )
         self._last_now_s = now_s
         sample = Sample(
             at=self._wall(now_s),
@@ -437,6 +577,8 @@ class Monitor:
             trunk_excess=smoothed.trunk_excess,
         )
         self.summary.add(sample)
+        if self.summary.samples == 1:
+            log.info("first verdict: %s", smoothed.verdict.value)
         self.recorder.add_sample(sample)
         for event in self.engine.update(now_s, smoothed.verdict):
             self._handle(event)
@@ -445,6 +587,19 @@ class Monitor:
             self._last_flush_s = now_s
         self._report_status(now_s, smoothed)
         return smoothed
+
+    def _close_gap(self, now_s: float) -> None:
+        """Time not watched (camera lost, paused, asleep) ends: the nudge engine sees an
+        absence over it (a break, if long enough), the history sees nothing."""
+        gap, self._gap = self._gap, None
+        assert gap is not None
+        for at_s in (gap.start_s, now_s):
+            for event in self.engine.update(at_s, Verdict.NO_PERSON):
+                self._handle(event)
+        self.smoother.reset()  # what was seen before says nothing about now
+        self.summary.gaps.append((gap.cause, max(0.0, now_s - gap.start_s)))
+        if gap.cause == "camera":
+            self.summary.camera_gaps_s.append(max(0.0, now_s - gap.start_s))
 
     def _handle(self, event: NudgeEvent | EpisodeEvent | BreakEvent) -> None:
         if isinstance(event, NudgeEvent):
@@ -463,25 +618,75 @@ class Monitor:
     def _report_status(self, now_s: float, smoothed: Assessment) -> None:
         if self._state is None or self._state[0] is not smoothed.verdict:
             self._state = (smoothed.verdict, now_s)
+        snoozed = self.engine.snoozed(now_s)
         if self.status is not None:
             self.status(
                 Status(
                     now_s=now_s,
                     verdict=smoothed.verdict,
-                    score=smoothed.score,
+                    now_score=smoothed.score,
                     in_state_s=now_s - self._state[1],
                     session_score=self.summary.score,
-                    snoozed=self.engine.snoozed(now_s),
+                    snoozed=snoozed,
                     day_score=self.summary.day_score,
                 )
             )
+        reason = self.summary.view_advice or ("nudges snoozed" if snoozed else "")
+        self._publish(_STATE_OF.get(smoothed.verdict, State.SLOUCHING), reason, smoothed)
 
-    def snooze(self, minutes: float) -> None:
-        """Pause nudges for `minutes` from the loop's current time."""
-        self.engine.snooze((self._last_now_s or 0.0) + minutes * 60)
+    def _publish(self, state: State, reason: str, smoothed: Assessment | None = None) -> None:
+        pause = self._pause
+        self.controls.publish(
+            Snapshot(
+                state=state,
+                verdict=None if smoothed is None else smoothed.verdict.value,
+                score=None if smoothed is None else smoothed.score,
+                today_score=self.summary.day_score,
+                paused_until=None if pause is None else pause.until,
+                reason=reason,
+                at=self.now(),
+            )
+        )
 
-    def _wall(self, now_s: float) -> datetime:
-        return self.started_at + timedelta(seconds=now_s)
+    def _wall(self, loop_s: float) -> datetime:
+        assert self._timeline is not None
+        return self._timeline.wall(loop_s)
+
+
+_STATE_OF = {Verdict.GOOD: State.GOOD, Verdict.NO_PERSON: State.AWAY}
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """Time not watched, from the last judged sample: `cause` is "camera" (lost),
+    "paused" or "clock" (a suspend or the clock set; `jump_s` by how much)."""
+
+    start_s: float
+    cause: str
+    jump_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Pause:
+    """A pause in force: until a monotonic instant and its wall-clock time, or resumed."""
+
+    until_s: float | None
+    until: datetime | None
+    reason: str
+
+    @classmethod
+    def starting(cls, command: Pause, clock_s: float, now: datetime) -> _Pause:
+        """The pause a command starts at this moment (monotonic and wall-clock)."""
+        if command.minutes is None:
+            return cls(None, None, command.reason)
+        seconds = command.minutes * 60
+        return cls(clock_s + seconds, now + timedelta(seconds=seconds), command.reason)
+
+    def remaining_s(self, clock_s: float, now: datetime) -> float:
+        """Seconds left by whichever clock says less (the monotonic one stops in a suspend)."""
+        if self.until_s is None or self.until is None:
+            return math.inf
+        return min(self.until_s - clock_s, (self.until - now).total_seconds())
 
 
 def open_throttled(spec: str, fps: float) -> FrameSource:

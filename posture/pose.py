@@ -19,10 +19,10 @@ import logging
 import os
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -36,6 +36,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RunningMode = Literal["video", "image"]
+
+
+class Estimator(Protocol):
+    """What the monitor needs of a pose model: a picture and its time in, landmarks out.
+
+    `PoseEstimator` (MediaPipe) is the real one; tests give the monitor a fake
+    that returns poses of known geometry, so they run without the model. In
+    "video" mode `t_ms` must increase from call to call; "no pose" is a value
+    (`PoseResult.empty`), never an exception.
+    """
+
+    def estimate_image(self, image_bgr: np.ndarray, t_ms: int = 0) -> PoseResult:
+        """Landmarks in a BGR picture taken at `t_ms`, or an empty result."""
+        ...
+
+    def close(self) -> None:
+        """Release the model; closing twice is harmless."""
+        ...
+
+
+# Makes an estimator for a running mode: "video" for streams, "image" for stills.
+EstimatorFactory = Callable[[RunningMode], Estimator]
+
+
+def open_estimator(mode: RunningMode) -> Estimator:
+    """The real estimator (MediaPipe's lite model) in `mode`: the monitor's default."""
+    return PoseEstimator(mode=mode)
 
 
 @dataclass(frozen=True)
@@ -235,6 +262,7 @@ class PoseEstimator:
         self.close()
 
     def close(self) -> None:
+        """Close the native landmarker; closing twice is harmless."""
         if self._landmarker is not None:
             # Closing logs too ("DestroyAccelerator ..." on some runs).
             with _quiet_native_stderr(self.quiet):
@@ -246,6 +274,7 @@ class PoseEstimator:
         return self.estimate_image(frame.image, frame.t_ms)
 
     def estimate_image(self, image_bgr: np.ndarray, t_ms: int = 0) -> PoseResult:
+        """Landmarks in a BGR picture; `t_ms` orders the frames of a stream (VIDEO mode)."""
         if self._landmarker is None:
             raise RuntimeError("PoseEstimator is closed")
         import mediapipe as mp

@@ -15,6 +15,11 @@ on a live camera:
   independent stills for IMAGE mode.
 - A video plays at its own timestamps, not at wall-clock speed: the caller decides whether
   to pace it.
+- `paced(pace)` is how the monitor reads a source: a camera paces itself (it grabs a fresh
+  frame whenever the caller's `pace.interval_s()` says the next one is due, adaptively), a
+  recording replays at its own times, on a grid of `pace.fps` frames per second of its own
+  clock, at `pace.speed` times real time. `live` tells the two apart: a live source's frames
+  happen now; a recording's happened at its own times.
 - Every bad input raises `SourceError` with a one-line message for the user. A camera that
   stops delivering frames mid-run raises `CameraLostError`, so the monitor can tell "lost the
   camera" from "never had one" and retry.
@@ -63,9 +68,49 @@ VIDEO_EXTENSIONS = (
 _FALLBACK_FPS = 30.0
 # Containers report garbage (e.g. -2**63) for the frame count of streams they cannot index.
 _MAX_PLAUSIBLE_FRAME_COUNT = 2**31
+# A seek past a damaged stretch lands on a keyframe, which may lie before frames already
+# read: at most this many are read again (and dropped) before giving the seek up.
+MAX_FRAMES_BACK_AFTER_SEEK = 300
 
 ImageArray = npt.NDArray[np.uint8]
 _Source = TypeVar("_Source", bound="SourceBase")
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a reader wants frames from `FrameSource.paced`.
+
+    - `fps`: a recording's frames are taken on this grid of its own clock (frames in
+      between are skipped), and a live source's when `interval_s` is None.
+    - `speed`: a recording plays at this many times real time; 0 = as fast as it can.
+    - `interval_s`: asked by a live source after each frame has been handled: seconds
+      until the next one is due (0: the next fresh frame). None: every 1/fps s.
+    - `wait`: sleeps up to the given seconds; returns True when the reader wants the
+      iteration to end now (stopping, pausing), which the source then does.
+    - `clock`: monotonic seconds for the pacing, injectable (the reader may hold it still
+      while it pauses a replay).
+    """
+
+    fps: float
+    speed: float = 1.0
+    interval_s: Callable[[], float] | None = None
+    wait: Callable[[float], bool] = _sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"fps must be a positive number, got {self.fps}")
+        if not (math.isfinite(self.speed) and self.speed >= 0):
+            raise ValueError(f"speed must be 0 or more, got {self.speed}")
+
+    def next_interval_s(self) -> float:
+        """Seconds until a live source's next frame is due."""
+        return 1.0 / self.fps if self.interval_s is None else self.interval_s()
 
 
 class CameraLostError(SourceError):
@@ -84,7 +129,8 @@ class Frame:
     - `image`: HxWx3 uint8 BGR array, as OpenCV gives it.
     - `t_ms`: milliseconds on the source's clock (camera: since its first frame; video: the
       file's own presentation time; folder: position * interval).
-    - `index`: frame number in the source, counting frames skipped by stride or range.
+    - `index`: frame number in the source, counting frames skipped by stride or range (in
+      a video, placed by the container's time, so frames lost to damage leave a hole).
     - `name`: the file name for stills (image and folder sources), so results can say which
       picture they belong to; None for camera and video frames.
     """
@@ -122,16 +168,28 @@ class FrameSource(Protocol):
       independent stills (IMAGE mode).
     - `frame_count`: frames the iteration will yield, after stride and range, when known
       in advance (for progress bars); None for a camera.
+    - `live`: True when frames happen now (a camera); False for a recording, whose frames
+      carry the times they were recorded at.
+    - `duration_ms`: a recording's length on its own clock (range included) when known in
+      advance; None for a camera or when the file does not say.
     """
 
     kind: str
     description: str
     is_stream: bool
     frame_count: int | None
+    live: bool
+    duration_ms: int | None
 
     def __iter__(self) -> Iterator[Frame]: ...
 
-    def close(self) -> None: ...
+    def paced(self, pace: Pace) -> Iterator[Frame]:
+        """Frames as a reader paces them: see `Pace` and the module docstring."""
+        ...
+
+    def close(self) -> None:
+        """Release the device or file. Safe to call more than once."""
+        ...
 
     def __enter__(self) -> FrameSource: ...
 
@@ -150,9 +208,34 @@ class SourceBase:
     description: str = ""
     is_stream: bool = False
     frame_count: int | None = None
+    live: bool = False
+    duration_ms: int | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
+
+    def paced(self, pace: Pace) -> Iterator[Frame]:
+        """A recording's frames on the `pace.fps` grid of its own clock, at `pace.speed`.
+
+        Frames closer than 1/fps to the previous one taken are skipped; each is handed
+        over when real time (`pace.clock`) reaches its own time divided by the speed,
+        counted from the first frame. Ends early when `pace.wait` says so.
+        """
+        interval = 1.0 / pace.fps
+        started = pace.clock()
+        first_t_ms: int | None = None
+        next_due = 0.0
+        for frame in self:
+            first_t_ms = frame.t_ms if first_t_ms is None else first_t_ms
+            own_s = (frame.t_ms - first_t_ms) / 1000
+            if own_s + 1e-6 < next_due:
+                continue  # between samples: throttled away
+            next_due = own_s + interval
+            if pace.speed > 0:
+                delay = started + own_s / pace.speed - pace.clock()
+                if delay > 0 and pace.wait(delay):
+                    return
+            yield frame
 
     def close(self) -> None:
         """Release the device or file. Safe to call more than once."""
@@ -209,6 +292,83 @@ def _check_stride(stride: int) -> None:
 FRESH_GRAB_S = 0.005
 # Driver buffers hold a handful of frames; never spin longer than this.
 MAX_STALE_FRAMES = 8
+# A camera read that takes longer than this is a camera that stopped responding (a hung
+# driver, a stalled USB hub). Generous: some webcams take seconds for their first frame.
+READ_TIMEOUT_S = 10.0
+# While a read is under way, the reader looks this often whether it should stop waiting.
+READ_POLL_S = 0.2
+# How long `close()` waits for the device to be released behind a read still under way.
+RELEASE_WAIT_S = 0.5
+
+_T = TypeVar("_T")
+
+
+class _GaveUp(Exception):
+    """The caller stopped waiting for a camera read (to stop or to pause)."""
+
+
+class _Call:
+    """One function call handed to another thread, and its outcome."""
+
+    def __init__(self, function: Callable[[], object]) -> None:
+        self.function = function
+        self.done = threading.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Call the function and keep its value or error."""
+        try:
+            self.value = self.function()
+        except BaseException as error:  # handed to the caller, raised there
+            self.error = error
+        self.done.set()
+
+
+class _CallThread:
+    """Runs a capture's blocking calls, one at a time, on a thread of its own.
+
+    The caller waits for each call's outcome and can stop waiting: a driver that
+    hangs in `grab()` must not keep SIGTERM from stopping the monitor. The thread is a
+    daemon, so a call that never returns does not keep the process alive either, and
+    the capture is released on that thread, after whatever call it is stuck in.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            call.run()
+
+    def run(
+        self,
+        function: Callable[[], _T],
+        timeout_s: float,
+        give_up: Callable[[], bool] = lambda: False,
+    ) -> _T:
+        """`function()`, run on the thread. Raises `TimeoutError` after `timeout_s`, and
+        `_GaveUp` as soon as `give_up()` says so (asked every READ_POLL_S)."""
+        call = _Call(function)
+        self._calls.put(call)
+        deadline = time.monotonic() + timeout_s
+        while not call.done.wait(min(READ_POLL_S, max(0.0, deadline - time.monotonic()))):
+            if give_up():
+                raise _GaveUp
+            if time.monotonic() >= deadline:
+                raise TimeoutError
+        if call.error is not None:
+            raise call.error
+        return cast(_T, call.value)
+
+    def close(self, last: Callable[[], object]) -> None:
+        """Run `last` after any call under way, wait for it a little, and end the thread."""
+        call = _Call(last)
+        self._calls.put(call)
+        self._calls.put(None)
+        call.done.wait(RELEASE_WAIT_S)
 
 
 class CameraSource(SourceBase):
@@ -222,6 +382,7 @@ class CameraSource(SourceBase):
 
     kind = "camera"
     is_stream = True
+    live = True
     frame_count: int | None = None
 
     def __init__(
@@ -243,6 +404,7 @@ class CameraSource(SourceBase):
         self._t0_s: float | None = None
         self._next_index = 0
         self._last_t_ms = -1
+        self._reads = _CallThread(f"read camera {index}")
         with _quiet_opencv():
             self._capture: cv2.VideoCapture | None = cv2.VideoCapture(index)
         if not self._capture.isOpened():
@@ -261,14 +423,25 @@ class CameraSource(SourceBase):
 
     def __iter__(self) -> Iterator[Frame]:
         while self._capture is not None:
-            ok, image = self._capture.read()
+            ok, image = self._bounded(self._capture.read)
             if not ok or image is None:
-                raise CameraLostError(
-                    f"camera {self.camera_index} stopped delivering frames after "
-                    f"{self._next_index} frames: check the cable and that no other program "
-                    "took the camera"
-                )
+                raise self._lost()
             yield Frame(_as_bgr(image), self._now_ms(), self._take_index())
+
+    def _bounded(self, read: Callable[[], _T], give_up: Callable[[], bool] = lambda: False) -> _T:
+        """A camera read, given up after READ_TIMEOUT_S as a camera that stopped responding."""
+        try:
+            return self._reads.run(read, READ_TIMEOUT_S, give_up)
+        except TimeoutError:
+            raise CameraLostError(
+                f"camera {self.camera_index} stopped responding (no frame for "
+                f"{READ_TIMEOUT_S:g} s): check the cable and that no other program took "
+                "the camera"
+            ) from None
+
+    def paced(self, pace: Pace) -> Iterator[Frame]:
+        """Fresh frames whenever `pace` says the next is due, decoded into one buffer."""
+        return self.sampled(pace.next_interval_s, wait=pace.wait, reuse_buffer=True)
 
     def sampled(
         self,
@@ -282,7 +455,8 @@ class CameraSource(SourceBase):
         Between samples the camera keeps streaming into the driver's small buffer;
         before a sample, frames already waiting there (stale) are grabbed without
         decoding until a grab has to wait for the camera, which means the next one
-        is fresh. `wait` sleeps (a stop event's `wait` makes the loop interruptible).
+        is fresh. `wait` sleeps; when it returns True (a stop event's `wait` does when
+        the event is set) the iteration ends.
 
         `interval_s` may be a function, asked after each frame has been handled (the
         generator resumes), so the caller can change the pace from what it just saw:
@@ -297,12 +471,13 @@ class CameraSource(SourceBase):
         buffer: npt.NDArray[Any] | None = None
         while self._capture is not None:
             delay = next_due - self._clock()
-            if delay > 0:
-                wait(delay)
-                if self._capture is None:
-                    return
+            if delay > 0 and (wait(delay) or self._capture is None):
+                return
             due = next_due
-            self._grab_fresh()
+            try:
+                self._grab_fresh(give_up=lambda: bool(wait(0)))
+            except _GaveUp:
+                return  # stopping or pausing while the camera is slow to answer
             ok, image = (
                 self._capture.retrieve(buffer) if buffer is not None else self._capture.retrieve()
             )
@@ -314,11 +489,11 @@ class CameraSource(SourceBase):
             step = interval_s() if callable(interval_s) else interval_s
             next_due = max(due + step, self._clock())
 
-    def _grab_fresh(self) -> None:
+    def _grab_fresh(self, give_up: Callable[[], bool]) -> None:
         assert self._capture is not None
         for _ in range(MAX_STALE_FRAMES):
             started = self._clock()
-            if not self._capture.grab():
+            if not self._bounded(self._capture.grab, give_up):
                 raise self._lost()
             if self._clock() - started >= FRESH_GRAB_S:
                 return
@@ -347,9 +522,10 @@ class CameraSource(SourceBase):
         return index
 
     def close(self) -> None:
+        """Release the camera (behind any read still under way); closing twice is harmless."""
         if self._capture is not None:
-            self._capture.release()
-            self._capture = None
+            capture, self._capture = self._capture, None
+            self._reads.close(capture.release)
 
 
 def _existing_file(path: Path, what: str) -> Path:
@@ -403,7 +579,9 @@ class VideoFileSource(SourceBase):
         self._capture: cv2.VideoCapture | None = None
         self._prefetcher: _Prefetcher | None = None
         self.fps, total_frames = self._probe()
+        self._total_frames = total_frames
         self.frame_count = self._expected_count(total_frames)
+        self.duration_ms = self._expected_duration_ms(total_frames)
 
     def _open(self) -> cv2.VideoCapture:
         with _quiet_opencv():
@@ -451,6 +629,15 @@ class VideoFileSource(SourceBase):
             stop = min(stop, math.ceil(self.end_ms * self.fps / 1000))
         return max(0, math.ceil((stop - first) / self.stride))
 
+    def _expected_duration_ms(self, total_frames: int | None) -> int | None:
+        """The range's length on the file's clock, assuming a constant frame rate."""
+        if self.fps is None or total_frames is None:
+            return None
+        end_ms = total_frames * 1000 / self.fps
+        if self.end_ms is not None:
+            end_ms = min(end_ms, self.end_ms)
+        return max(0, math.ceil(end_ms - (self.start_ms or 0)))
+
     def __iter__(self) -> Iterator[Frame]:
         self.close()
         capture = self._capture = self._open()
@@ -474,9 +661,22 @@ class VideoFileSource(SourceBase):
         # grab() advances without retrieve()'s colour conversion and copy, so frames skipped
         # by stride or before the range cost less. The range is found by grabbing forward
         # rather than seeking: OpenCV seeks land on keyframes and lose the frame index.
-        while capture.grab():
-            index += 1
-            t_ms = max(self._timestamp_ms(capture, index), last_t_ms + 1)
+        fps = self.fps or _FALLBACK_FPS
+        while True:
+            if capture.grab():
+                index += 1
+                own_ms = self._timestamp_ms(capture, index)
+                self._check_continuity(last_t_ms, own_ms)
+            else:
+                resumed = self._past_damage(capture, index, last_t_ms)
+                if resumed is None:
+                    return
+                index = resumed
+                own_ms = self._timestamp_ms(capture, index)
+            # The container's time says which frame this is: a demuxer that skips a
+            # damaged stretch without failing would otherwise shift every later index.
+            index = max(index, round(own_ms * fps / 1000))
+            t_ms = max(own_ms, last_t_ms + 1)
             last_t_ms = t_ms
             if t_ms < start_ms:
                 continue
@@ -494,6 +694,70 @@ class VideoFileSource(SourceBase):
                 continue
             yield Frame(_as_bgr(image), t_ms, index)
 
+    def _past_damage(self, capture: cv2.VideoCapture, index: int, last_t_ms: int) -> int | None:
+        """After a failed grab: the index of the frame reading resumes at, or None.
+
+        OpenCV ends a video at the first packet it cannot read, which silently cut a
+        damaged file short. When the container announced more frames than were read
+        (by more than a second's worth), the reader seeks forward a second at a time
+        until a frame later than the last one read comes, and says where it broke
+        and where it resumed; if none comes, it says where the file broke off.
+        Frames read after a seek keep the container's own timestamps, and their
+        index follows from those, so neither shifts.
+        """
+        total, fps = self._total_frames, self.fps or _FALLBACK_FPS
+        step = max(1, round(fps))
+        if total is None or index + 1 + step > total:
+            return None  # the end, as announced (counts are approximate by a frame or so)
+        broke_at = f"after frame {index} ({_seconds(max(0, last_t_ms))})"
+        for target in range(index + 1 + step, total, step):
+            if self.end_ms is not None and target * 1000 / fps >= self.end_ms:
+                break
+            if not capture.set(cv2.CAP_PROP_POS_FRAMES, target):
+                continue
+            t_ms = self._later_frame_ms(capture, target, last_t_ms)
+            if t_ms is not None:
+                logger.warning(
+                    "%s is damaged %s: reading resumed at %s; what lies between was skipped",
+                    self.description,
+                    broke_at,
+                    _seconds(t_ms),
+                )
+                return max(index + 1, round(t_ms * fps / 1000))
+        logger.warning(
+            "%s ends early, %s of the %d it announces (%s): the file is truncated or "
+            "damaged there; the rest was not read",
+            self.description,
+            broke_at,
+            total,
+            _seconds(total * 1000 / fps),
+        )
+        return None
+
+    def _check_continuity(self, last_t_ms: int, t_ms: int) -> None:
+        """Warn when the container's time jumps: frames are missing (a damaged stretch
+        the demuxer skipped without failing), more than a second and 10 frames' worth."""
+        frame_ms = 1000 / (self.fps or _FALLBACK_FPS)
+        if last_t_ms >= 0 and t_ms - last_t_ms > max(1000.0, 10 * frame_ms):
+            logger.warning(
+                "%s has no frames from %s to %s: the file is damaged there (or the "
+                "recording paused)",
+                self.description,
+                _seconds(last_t_ms),
+                _seconds(t_ms),
+            )
+
+    def _later_frame_ms(self, capture: cv2.VideoCapture, target: int, last_t_ms: int) -> int | None:
+        """After a seek: grab up to the first frame later than `last_t_ms` (a seek may land
+        on frames already read), and return its time; None if none reads."""
+        for _ in range(MAX_FRAMES_BACK_AFTER_SEEK):
+            if not capture.grab():
+                return None
+            t_ms = self._timestamp_ms(capture, target)
+            if t_ms > last_t_ms:
+                return t_ms
+        return None
+
     def _timestamp_ms(self, capture: cv2.VideoCapture, index: int) -> int:
         pos_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
         # Some containers report 0 (or nonsense) for every frame; only frame 0 may be at 0.
@@ -507,6 +771,7 @@ class VideoFileSource(SourceBase):
             self._prefetcher = None
 
     def close(self) -> None:
+        """Stop decoding ahead and release the file; closing twice is harmless."""
         # The decoding thread must be done with the capture before it is released.
         self._stop_prefetching()
         if self._capture is not None:
@@ -563,6 +828,7 @@ class _Prefetcher:
             self.stop()
 
     def stop(self) -> None:
+        """End the decoding thread and wait for it (unless called from it)."""
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
@@ -602,6 +868,7 @@ class ImageSource(SourceBase):
     kind = "image"
     is_stream = False
     frame_count: int | None = 1
+    duration_ms: int | None = 0
 
     def __init__(self, path: str | Path) -> None:
         self.path = _existing_file(Path(path), "an image file")
@@ -619,6 +886,7 @@ class ImageSource(SourceBase):
             yield Frame(self._image, 0, 0, name=self.path.name)
 
     def close(self) -> None:
+        """Let go of the decoded picture."""
         self._image = None
 
 
@@ -675,6 +943,7 @@ class FolderSource(SourceBase):
                 f"{_supported_list(IMAGE_EXTENSIONS)}; subfolders are not searched)"
             )
         self.frame_count = math.ceil(len(self.paths) / stride)
+        self.duration_ms = len(self.paths) * interval_ms
 
     def __iter__(self) -> Iterator[Frame]:
         for position in range(0, len(self.paths), self.stride):

@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 
 from posture import sources
+from posture.control import Controls
 from posture.monitor import AdaptiveRate, Monitor, MonitorSettings
 from posture.pose import PoseEstimator
 from posture.scoring import Assessment, Scorer
 from posture.sources import CameraSource, Frame, VideoFileSource, open_source
 from posture.vocabulary import Verdict
 from tests.conftest import REPO, SESSION_VIDEO, SLOUCHED_PHOTO, UPRIGHT_PHOTO
+from tests.fakes import SLOUCHED, UPRIGHT, Clocks, Estimators, SceneCamera, profile_of
 
 GOOD = Assessment(Verdict.GOOD, 95, neck_excess=0.1, trunk_excess=0.1)
 SLOUCH = Assessment(Verdict.SLOUCH, 40, neck_excess=0.5, trunk_excess=2.0)
@@ -85,7 +87,14 @@ def test_nobody_there_is_settled_too():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("settled_fps", 0.0), ("settled_fps", 61.0), ("burst_frames", -1), ("change_excess", 0.0)],
+    [
+        ("settled_fps", 0.0),
+        ("settled_fps", 31.0),
+        ("fps", 0.05),
+        ("fps", 31.0),
+        ("burst_frames", -1),
+        ("change_excess", 0.0),
+    ],
 )
 def test_bad_sampling_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
@@ -194,96 +203,71 @@ def test_camera_frames_can_share_one_buffer(monkeypatch):
 # --- the monitor on a camera: cheap when settled, quick on a change ------------------------
 
 
-class FakeStop(threading.Event):
-    """A stop event whose waits advance the fake clock instead of sleeping."""
+def watch_scene(monkeypatch, settings, until_s=24.0, preview=None, slouch_at_s=10.0):
+    """The monitor on a camera (fake VideoCapture, fake clocks, fake pose model): upright
+    until `slouch_at_s`, slouched after."""
+    clocks = Clocks()
+    cameras = []
 
-    def __init__(self, now: list[float]) -> None:
-        super().__init__()
-        self.now = now
+    def capture(index):
+        cameras.append(SceneCamera(clocks, lambda t_s: UPRIGHT if t_s < slouch_at_s else SLOUCHED))
+        return cameras[-1]
 
-    def wait(self, timeout=None):
-        if timeout:
-            self.now[0] += timeout
-        return self.is_set()
-
-
-@pytest.fixture(scope="module")
-def session_frames():
-    with open_source(SESSION_VIDEO) as source:
-        return [frame.image for frame in source]
-
-
-def watch_session(monkeypatch, session_frames, profile, settings, until_s=24.0, preview=None):
-    """The monitor on a camera filming the sample session (10 fps scenes, 30 fps camera)."""
-
-    def image_for(t_s):
-        return session_frames[min(int(t_s * 10), len(session_frames) - 1)]
-
-    now, camera, _ = camera_on_fake_clock(monkeypatch, image_for)
-    stop = FakeStop(now)
+    monkeypatch.setattr(sources.cv2, "VideoCapture", capture)
+    controls = Controls(sleep=clocks.sleep)
     judged = []
 
     def status(state):
         judged.append((state.now_s, state.verdict))
         if state.now_s >= until_s:
-            stop.set()
+            controls.stop()
 
     runner = Monitor(
-        lambda: CameraSource(0, clock=lambda: now[0]),
-        Scorer(profile),
+        lambda: CameraSource(0, clock=clocks.monotonic),
+        Scorer(profile_of()),
+        estimator=Estimators(),
         settings=settings,
         status=status,
-        stop=stop,
-        clock=lambda: now[0],
+        controls=controls,
+        clock=clocks.monotonic,
+        now=clocks.now,
         preview=preview,
     )
     runner.run()
-    return runner, judged, (lambda: now[0] - camera.opened_at)
+    return runner, judged, cameras
 
 
-def test_the_monitor_samples_a_settled_camera_slowly_and_catches_a_slouch(
-    monkeypatch, session_frames, session_profile
-):
-    runner, judged, _ = watch_session(
-        monkeypatch, session_frames, session_profile, MonitorSettings()
-    )
+def test_the_monitor_samples_a_settled_camera_slowly_and_catches_a_slouch(monkeypatch):
+    runner, judged, _ = watch_scene(monkeypatch, MonitorSettings())
     duration = judged[-1][0]
     # Upright for 10 s then slouched: about one frame a second on average, judged ones
     # never closer than the fps grid allows.
     assert runner.frames_analysed / duration < 1.3
     assert all(b - a >= 0.375 - 1e-9 for (a, _), (b, _) in itertools.pairwise(judged))
-    assert runner.rate.bursts >= 1
+    assert runner.rate.bursts == 1
     onset = next(t for t, verdict in judged if t >= 10 and verdict is not Verdict.GOOD)
-    print(f"frames/s {runner.frames_analysed / duration:.2f}, slouch after {onset - 10:.2f} s")
     assert onset - 10 <= 3.0
     assert all(verdict is Verdict.GOOD for t, verdict in judged if t < 10)
+    # Settled upright: a frame every 2 s (1/settled_fps).
+    upright = [t for t, verdict in judged if 4 < t < 10]
+    assert all(1.9 <= b - a <= 2.1 for a, b in itertools.pairwise(upright))
 
 
-def test_the_preview_is_shown_every_analysed_frame_with_the_smoothed_verdict(
-    monkeypatch, session_frames, session_profile
-):
+def test_the_preview_is_shown_every_analysed_frame_with_the_smoothed_verdict(monkeypatch):
     shown = []
 
     def preview(frame, pose, assessment):
         shown.append((frame.image.shape, pose.detected, assessment.verdict))
 
-    runner, judged, _ = watch_session(
-        monkeypatch, session_frames, session_profile, MonitorSettings(), 13.0, preview
-    )
+    runner, judged, _ = watch_scene(monkeypatch, MonitorSettings(), 13.0, preview)
     assert len(shown) == runner.frames_analysed > len(judged)  # burst frames are shown too
     assert all(detected for _, detected, _ in shown)
     # What the preview says is the smoothed verdict, the one the status line shows.
     assert {v for *_, v in shown} <= {v for _, v in judged}
 
 
-def test_fixed_rate_sampling_is_still_available(monkeypatch, session_frames, session_profile):
-    runner, judged, _ = watch_session(
-        monkeypatch,
-        session_frames,
-        session_profile,
-        MonitorSettings(settled_fps=None),
-        until_s=8.0,
-    )
+def test_fixed_rate_sampling_is_still_available(monkeypatch):
+    runner, judged, _ = watch_scene(monkeypatch, MonitorSettings(settled_fps=None), until_s=8.0)
     assert runner.frames_analysed == len(judged)  # every frame judged, none in bursts
     assert 1.8 <= len(judged) / judged[-1][0] <= 2.2
 

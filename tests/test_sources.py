@@ -13,6 +13,8 @@ import os
 import random
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -33,6 +35,7 @@ from posture.sources import (
     Frame,
     FrameSource,
     ImageSource,
+    Pace,
     VideoFileSource,
     natural_sort_key,
     open_source,
@@ -770,3 +773,179 @@ def test_bundled_sample_photos_decode(folder: str, count: int) -> None:
     frames = frames_of(open_source(SAMPLES / folder))
     assert len(frames) == count
     assert all(frame.size == (720, 1280) for frame in frames)
+
+
+# --- damaged videos: reported, read past, times from the container -------------------------
+
+
+def damaged_copy(video: Path, where: float, path: Path) -> Path:
+    """`video` with a stretch of its media data zeroed at `where` (0-1) of the way in."""
+    data = bytearray(video.read_bytes())
+    media, index = data.find(b"mdat"), data.find(b"moov")
+    at = media + int((index - media) * where)
+    data[at : at + 3000] = bytes(3000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_video_is_read_past_with_a_warning_and_its_times_do_not_shift(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    whole = write_video(tmp_path / "whole.mp4", count=200)
+    damaged = damaged_copy(whole, 0.3, tmp_path / "damaged.mp4")
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(damaged))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"video {damaged} is damaged after frame ")
+    assert warning.endswith(" s; what lies between was skipped")
+    read = [f.index for f in frames]
+    assert read[0] == 0 and read[-1] == 199 and 100 < len(read) < 200  # past the damage
+    skipped_from = next(i for i, (a, b) in enumerate(pairwise(read)) if b != a + 1)
+    # Every frame after the damaged stretch is the frame its container time says.
+    after = frames[skipped_from + 1 :]
+    assert all(f.t_ms == f.index * 100 and frame_number(f.image) == f.index for f in after)
+
+
+def test_frames_a_demuxer_skips_silently_are_reported_and_later_ones_keep_their_place(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Matroska's reader resyncs past damage without failing: the frames after it must
+    keep their container time and their own index, not move up to fill the hole."""
+    data = bytearray(write_video(tmp_path / "whole.mkv", count=200, fourcc="MJPG").read_bytes())
+    at = int(len(data) * 0.4)
+    data[at : at + 20000] = bytes(20000)
+    damaged = tmp_path / "damaged.mkv"
+    damaged.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(damaged))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"video {damaged} has no frames from ")
+    assert warning.endswith("the file is damaged there (or the recording paused)")
+    assert 100 < len(frames) < 190 and frames[-1].index == 199
+    assert all(f.t_ms == f.index * 100 and frame_number(f.image) == f.index for f in frames)
+
+
+def test_a_truncated_video_says_where_it_broke_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    whole = write_video(tmp_path / "whole.avi", count=200, fourcc="MJPG")
+    data = whole.read_bytes()
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(data[: len(data) // 2])
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(truncated))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    last = frames[-1]
+    assert warning == (
+        f"video {truncated} ends early, after frame {last.index} ({last.t_ms / 1000:.1f} s) of "
+        "the 200 it announces (20 s): the file is truncated or damaged there; the rest was "
+        "not read"
+    )
+    assert 50 < len(frames) < 150 and [f.index for f in frames] == list(range(len(frames)))
+
+
+def test_a_whole_video_reads_to_its_end_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="posture"):
+        frames = frames_of(VideoFileSource(write_video(tmp_path / "whole.mp4", count=200)))
+    assert len(frames) == 200 and caplog.records == []
+
+
+# --- a camera that hangs: reads are bounded -------------------------------------------------
+
+
+class HangingCamera:
+    """A `cv2.VideoCapture` whose `grab` never returns until told to."""
+
+    def __init__(self) -> None:
+        self.release_grab = threading.Event()
+        self.grabbing = threading.Event()
+        self.released = threading.Event()
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def grab(self) -> bool:
+        self.grabbing.set()
+        self.release_grab.wait()
+        return False
+
+    def read(self) -> tuple[bool, None]:
+        return self.grab(), None
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def test_waiting_for_a_hung_camera_stops_when_the_reader_wants_to_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camera = HangingCamera()
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index: camera)
+    stop = threading.Event()
+    source = CameraSource(0)
+    threading.Timer(0.1, stop.set).start()
+    started = time.monotonic()
+    assert list(source.sampled(0.5, wait=lambda s: stop.is_set())) == []
+    assert camera.grabbing.is_set() and time.monotonic() - started < 1.0
+    source.close()  # the device is released behind the stuck grab, not under it
+    assert not camera.released.is_set()
+    camera.release_grab.set()
+    assert camera.released.wait(5)
+
+
+def test_a_camera_read_that_never_returns_is_a_lost_camera(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camera = HangingCamera()
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index: camera)
+    monkeypatch.setattr(sources, "READ_TIMEOUT_S", 0.3)
+    with CameraSource(0) as source:
+        with pytest.raises(CameraLostError, match=r"camera 0 stopped responding \(no frame for"):
+            next(iter(source))
+        with pytest.raises(CameraLostError, match="stopped responding"):
+            next(source.sampled(0.5))
+    camera.release_grab.set()
+
+
+# --- pacing: a recording replays on its own clock, a camera paces itself ---------------------
+
+
+def test_a_recording_replays_on_the_fps_grid_of_its_own_clock_at_its_speed(
+    video_path: Path,
+) -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        now[0] += seconds
+        return False
+
+    pace = Pace(fps=2.0, speed=2.0, wait=wait, clock=lambda: now[0])
+    with VideoFileSource(video_path) as source:
+        frames = list(source.paced(pace))
+    assert [f.t_ms for f in frames] == [0, 500, 1000, 1500, 2000]  # 10 fps file, 2 taken a second
+    assert now[0] == pytest.approx(1.0)  # 2 s of the file at twice real time
+    assert not source.live and source.duration_ms == 2500
+
+
+def test_a_paced_recording_ends_when_the_reader_says_so(video_path: Path) -> None:
+    calls = []
+    pace = Pace(fps=10.0, speed=1.0, wait=lambda s: calls.append(s) or len(calls) >= 3)
+    with VideoFileSource(video_path) as source:
+        frames = list(source.paced(pace))
+    assert len(frames) == 3 and len(calls) == 3  # the first needs no wait; the 4th is refused
+
+
+@pytest.mark.parametrize(
+    ("fps", "speed", "message"),
+    [(0.0, 1.0, "fps must be a positive"), (2.0, float("nan"), "speed must be 0 or more")],
+)
+def test_a_pace_is_validated(fps: float, speed: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Pace(fps=fps, speed=speed)

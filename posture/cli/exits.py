@@ -26,6 +26,7 @@ import click
 from posture.errors import (
     AutostartError,
     ConfigError,
+    DemoHomeError,
     ModelError,
     NotifierError,
     PostureError,
@@ -49,6 +50,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     NotifierError: EXIT_USAGE,
     # Set-up of the desktop side: a missing library, an unwritable autostart folder.
     AutostartError: EXIT_USAGE,
+    DemoHomeError: EXIT_USAGE,  # a --home the demo did not make
     TrayError: EXIT_USAGE,
     ModelError: EXIT_MODEL,
     # An OSError that reaches the CLI is the file system refusing a path (see

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -30,12 +32,15 @@ from posture.cli.common import (
     stdout,
 )
 from posture.cli.report import show_report
-from posture.config import load_config
-from posture.errors import SourceError
+from posture.config import MAX_FPS, MIN_FPS, MonitorConfig, load_config
+from posture.control import Controls
+from posture.errors import DemoHomeError, SourceError
 from posture.history import MinuteRow, day_bounds
+from posture.instance import InstanceLock
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
+from posture.paths import data_dir
 from posture.preview import PreviewWindow
 from posture.records import NullRecorder
 from posture.scoring import Scorer
@@ -43,33 +48,41 @@ from posture.sources import open_source
 from posture.store import HistoryStore
 from posture.vocabulary import Verdict
 
+# Ctrl+C, `kill`, and the terminal closing (SIGHUP) all stop the monitor the same way.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """A stop event set by Ctrl+C or SIGTERM, so the loop can flush and summarise."""
-    stop = threading.Event()
+def stop_on_signals(controls: Controls) -> Iterator[Controls]:
+    """Ctrl+C, SIGTERM or SIGHUP stop the monitor through its controls, so it flushes the
+    history, closes the session and summarises (`Controls.stop` is safe in a handler)."""
     previous = {}
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in STOP_SIGNALS:
         with contextlib.suppress(ValueError):  # not the main thread (tests)
-            previous[number] = signal.signal(number, lambda *_: stop.set())
+            previous[number] = signal.signal(number, lambda *_: controls.stop())
     try:
-        yield stop
+        yield controls
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
-def listen_for_keys(monitor: Monitor, snooze_minutes: float, console: Console) -> None:
-    """In a terminal: Enter snoozes nudges, `q` then Enter quits. Never blocks the loop."""
+def listen_for_keys(controls: Controls, snooze_minutes: float, console: Console) -> None:
+    """In a terminal: Enter snoozes nudges for `snooze_minutes`, `q` then Enter quits.
+
+    A thread of its own reads the keys and sends commands; it never blocks the loop.
+    """
     if not sys.stdin or not sys.stdin.isatty():
         return
 
     def read() -> None:
         for line in sys.stdin:
             if line.strip().lower() in ("q", "quit"):
-                monitor.stop.set()
+                controls.stop()
                 return
-            monitor.snooze(snooze_minutes)
+            controls.snooze(snooze_minutes)
             console.print(f"Nudges snoozed for {snooze_minutes:g} minutes.")
 
     threading.Thread(target=read, name="posture-keys", daemon=True).start()
@@ -90,6 +103,9 @@ def status_printer(console: Console) -> Callable[[Status], None] | None:
 def terminal_nudge(
     console: Console, clock_label: Callable[[float], str]
 ) -> Callable[[NudgeEvent], None]:
+    """Nudges printed on `console`, each stamped by `clock_label(seconds)`, with a bell
+    on a terminal."""
+
     def show(event: NudgeEvent) -> None:
         bell = "\a" if console.is_terminal else ""
         title = TITLES.get(event.kind, event.kind)
@@ -105,6 +121,7 @@ def _minutes(seconds: float) -> str:
 
 
 def print_summary(summary: MonitorSummary, console: Console) -> None:
+    """The closing summary: time, scores, postures, nudges, and what was not watched."""
     present = summary.present_s
     console.print(f"Session: {_minutes(summary.duration_s)}, present {_minutes(present)}.")
     if summary.score is not None:
@@ -113,7 +130,9 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
         console.print(f"Today so far, with earlier sessions: {summary.day_score} / 100")
     parts = [
         f"{verdict.value} {_minutes(seconds)}"
-        for verdict, seconds in summary.seconds_by_verdict.most_common()
+        for verdict, seconds in sorted(
+            summary.seconds_by_verdict.items(), key=lambda item: -item[1]
+        )
         if verdict is not Verdict.NO_PERSON and seconds >= 1
     ]
     if parts:
@@ -128,6 +147,14 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
         gap = sum(summary.camera_gaps_s)
         console.print(
             f"Camera unavailable {len(summary.camera_gaps_s)} time(s), {gap:.0f} s in all."
+        )
+    paused = sum(seconds for cause, seconds in summary.gaps if cause == "paused")
+    if paused:
+        console.print(f"Paused {_minutes(paused)}.")
+    asleep = sum(seconds for cause, seconds in summary.gaps if cause == "clock")
+    if asleep:
+        console.print(
+            f"Not watched while the computer slept or its clock was set: {_minutes(asleep)}."
         )
 
 
@@ -161,7 +188,7 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 )
 @click.option(
     "--fps",
-    type=FiniteFloatRange(min=0.1, max=30),
+    type=FiniteFloatRange(min=MIN_FPS, max=MAX_FPS),
     help="Frames analysed per second [default: 2, or as configured].",
 )
 @click.option(
@@ -179,13 +206,20 @@ def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str
 )
 @click.option(
     "--snooze",
-    "snooze_minutes",
+    "snoozed_at_start_min",
     type=FiniteFloatRange(min=0),
     default=0.0,
     help="Start with nudges paused for this many minutes.",
 )
 @click.option("--quiet", is_flag=True, help="No live status line.")
 @click.option("--no-history", is_flag=True, help="Do not record this session in the history.")
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Record a replayed file in the history too, filed in the minutes just before the "
+    "replay began, never in the future (a camera session is always recorded, unless "
+    "--no-history).",
+)
 @click.option(
     "--preview",
     is_flag=True,
@@ -197,9 +231,10 @@ def monitor(
     fps: float | None,
     notifier_choice: str | None,
     speed: float,
-    snooze_minutes: float,
+    snoozed_at_start_min: float,
     quiet: bool,
     no_history: bool,
+    record: bool,
     preview: bool,
 ) -> None:
     """Watch your posture in the background and nudge when it matters.
@@ -209,45 +244,83 @@ def monitor(
     at eye level, stand up and move) when bad posture lasts 30 s or a break is
     due after 45 min. Away from the desk: no nudges, and it counts as a break.
     In a terminal, press Enter to snooze nudges for 30 minutes, q and Enter to
-    quit; Ctrl+C also stops and prints a summary. No frame is ever stored.
+    quit; Ctrl+C, closing the terminal or SIGTERM also stop it, with a summary.
+    One monitor runs per data folder. A replayed file is recorded in the history
+    only with --record. No frame is ever stored.
 
     Durations, fps and where nudges go can be set in a config file: see
     `posture config show`. Flags win over the environment, which wins over
     the file.
     """
+    if record and no_history:
+        raise click.UsageError("--record and --no-history contradict each other: choose one")
     out, err = stdout(), stderr()
     config, _ = load_config({"fps": fps, "notifier": notifier_choice})
-    window = PreviewWindow() if preview else None
-    scorer, name = _scorer_for(profile_name, err)
+    camera = source_spec.strip().isdigit()
+    # A replay is not today's sitting: it is recorded only when asked.
+    recorded = (camera or record) and not no_history
+    # One monitor per data folder: a second would count every minute twice and nudge
+    # twice. Taken first, so a refused monitor touches nothing.
+    lock = InstanceLock(data_dir(), _watching(source_spec))
+    run = _Run(source_spec, profile_name, speed, snoozed_at_start_min, quiet, recorded, preview)
+    with lock if camera or recorded else contextlib.nullcontext():
+        summary = _monitor_session(run, config)
+    if err.is_terminal and not quiet:
+        err.file.write("\n")
+    print_summary(summary, out)
+
+
+def _watching(source_spec: str) -> str:
+    """What a monitor watches, for the lock's holder line: "camera 0" or the file."""
+    spec = source_spec.strip()
+    return f"camera {spec}" if spec.isdigit() else str(Path(spec).expanduser().resolve())
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What `posture monitor` was asked for, past the checks."""
+
+    source_spec: str
+    profile_name: str | None
+    speed: float
+    snoozed_at_start_min: float  # --snooze: nudges paused from the start for this long
+    quiet: bool
+    recorded: bool
+    preview: bool
+
+
+def _monitor_session(run: _Run, config: MonitorConfig) -> MonitorSummary:
+    """One monitoring session, from opening the history to the loop's end."""
+    out, err = stdout(), stderr()
+    window = PreviewWindow() if run.preview else None
+    scorer, name = _scorer_for(run.profile_name, err)
     notifier = make_notifier(config.notifier, out)
-    settings = MonitorSettings(fps=config.fps, speed=speed, policy=config.policy())
-    history = contextlib.nullcontext(NullRecorder()) if no_history else HistoryStore()
-    with history as recorder, stop_on_signals() as stop:
+    settings = MonitorSettings(fps=config.fps, speed=run.speed, policy=config.policy())
+    history = HistoryStore() if run.recorded else contextlib.nullcontext(NullRecorder())
+    with history as recorder, Controls() as controls, stop_on_signals(controls):
         runner = Monitor(
-            lambda: open_throttled(source_spec, config.fps),
+            lambda: open_throttled(run.source_spec, config.fps),
             scorer,
             notify=lambda event: notifier.notify(Notice.from_nudge(event)),
             recorder=recorder,
             settings=settings,
-            status=None if quiet else status_printer(err),
-            stop=stop,
-            source_name=source_spec,
+            status=None if run.quiet else status_printer(err),
+            controls=controls,
+            source_name=run.source_spec,
             profile_name=name,
             preview=window,
             earlier_today=_earlier_today(recorder),
         )
-        if snooze_minutes:
-            runner.snooze(snooze_minutes)
-        listen_for_keys(runner, config.snooze_minutes, err)
+        if run.snoozed_at_start_min:
+            controls.snooze(run.snoozed_at_start_min)
+        # Enter snoozes for the configured time, whatever --snooze said for the start.
+        listen_for_keys(controls, config.snooze_minutes, err)
         try:
-            summary = runner.run()
+            return runner.run()
         finally:
             notifier.close()
             if window is not None:
                 window.close()
-    if err.is_terminal and not quiet:
-        err.file.write("\n")
-    print_summary(summary, out)
 
 
 # The demo compresses the policy so that a 40 s recording shows what a working
@@ -262,6 +335,8 @@ DEMO_POLICY = NudgePolicy(
 )
 DEMO_CALIBRATION_END_S = 9.5
 HISTORY_FILE = "history.sqlite3"
+# Written into every folder the demo makes: the only folders it will ever empty.
+DEMO_MARKER = ".posture-demo"
 
 
 def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
@@ -293,10 +368,11 @@ def _calibrate_on(video: Path, store: ProfileStore, end_s: float) -> Profile:
 )
 @click.option(
     "--home",
-    type=NamedPath(file_okay=False),
+    type=NamedPath(),
     default=Path(tempfile.gettempdir()) / "posture-demo",
     show_default=True,
-    help="Where the demo keeps its profile and history (emptied first).",
+    help="Where the demo keeps its profile and history: a new or empty folder, or one an "
+    "earlier demo made (emptied first).",
 )
 def demo(video: Path, speed: float, home: Path) -> None:
     """Calibrate and monitor on the bundled sample session: no camera needed.
@@ -353,20 +429,31 @@ def demo(video: Path, speed: float, home: Path) -> None:
 def _fresh_demo_home(home: Path) -> None:
     """The demo's folder, emptied at each run; kept afterwards so its report can be reopened.
 
-    Only a folder the demo made before (it holds a history or profiles, nothing
-    else) is emptied: a mistyped --home must not delete someone's files.
+    Only a folder the demo made itself (it holds the demo's marker file, owned by
+    this user) is ever emptied. A new or empty folder is taken and marked; anything
+    else (a real data folder, a symbolic link, a file, someone's papers) is refused:
+    a mistyped --home must not delete anything.
     """
-    if home.exists():
-        leftovers = {p.name for p in home.iterdir()}
-        if not leftovers <= {
-            "profiles",
-            HISTORY_FILE,
-            HISTORY_FILE + "-wal",
-            HISTORY_FILE + "-shm",
-        }:
-            raise SourceError(
-                f"'{home}' is not an old demo folder (it holds {', '.join(sorted(leftovers))}): "
-                "pass --home with a new or empty folder"
-            )
-        shutil.rmtree(home)
-    home.mkdir(mode=0o700, parents=True)
+
+    def refuse(why: str) -> DemoHomeError:
+        return DemoHomeError(f"--home '{home}' {why}: pass --home with a new or empty folder")
+
+    if home.is_symlink():
+        raise refuse("is a symbolic link, which the demo does not follow")
+    if home.exists() and not home.is_dir():
+        raise refuse("is not a folder")
+    try:
+        if home.is_dir() and any(home.iterdir()):
+            marker = home / DEMO_MARKER
+            if marker.is_symlink() or not marker.is_file():
+                raise refuse(f"was not made by the demo (it has no {DEMO_MARKER} file)")
+            my_uid = getattr(os, "getuid", None)  # not on Windows
+            if my_uid is not None and marker.stat().st_uid != my_uid():
+                raise refuse("was made by another user's demo")
+            shutil.rmtree(home)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (home / DEMO_MARKER).write_text(
+            "Made by `posture demo`, which empties this folder at each run.\n"
+        )
+    except OSError as error:
+        raise refuse(f"cannot be prepared ({error.strerror or error})") from None
