@@ -55,7 +55,7 @@ from posture.presence import PresenceTracker
 from posture.records import Break, Episode, Nudge, NullRecorder, Recorder, Sample, SessionInfo
 from posture.scoring import (
     Assessment,
-    Scorer,
+    Judge,
     SmootherSettings,
     VerdictSmoother,
     ViewCheck,
@@ -213,6 +213,9 @@ class MonitorSummary:
     earlier_today: list[MinuteRow] = field(default_factory=list)
     # Set when the camera came to see the user from another side than the profile's.
     view_advice: str | None = None
+    # What the verdicts were judged against at the end, when worth saying (a baseline
+    # learned from the session, or still learning).
+    judged_note: str | None = None
     # Samples become minutes exactly as in the history store. Finished minutes are
     # added to running sums once; only the open minute is re-read for the status
     # line's scores on every sample of an all-day run.
@@ -271,6 +274,8 @@ class Status:
     session_score: float | None
     snoozed: bool
     day_score: float | None = None
+    # What the verdicts are judged against, when worth saying ("learning your posture").
+    note: str | None = None
 
     def line(self) -> str:
         """One line: state and time in it, then the scores now, today and this session."""
@@ -280,6 +285,8 @@ class Status:
 
         state = "away" if self.verdict is Verdict.NO_PERSON else self.verdict.value
         snooze = "  (nudges snoozed)" if self.snoozed else ""
+        if self.note:
+            snooze += f"  ({self.note})"
         return (
             f"{state:<14} for {_duration(self.in_state_s):>6}  now {shown(self.now_score):>3}  "
             f"today {shown(self.day_score)}  session {shown(self.session_score)}{snooze}"
@@ -310,7 +317,7 @@ class Monitor:
     def __init__(
         self,
         open_source: Callable[[], FrameSource],
-        scorer: Scorer,
+        scorer: Judge,
         *,
         estimator: EstimatorFactory = open_estimator,
         notify: Callable[[NudgeEvent], None] = lambda event: None,
@@ -380,6 +387,7 @@ class Monitor:
             self.recorder.flush()
             self.recorder.end_session(timeline.wall(end_s))
             self.summary.duration_s = end_s
+            self.summary.judged_note = self.scorer.note()
         self._publish(State.STOPPED, "stopped")
         if self._owns_controls:
             self.controls.close()
@@ -476,7 +484,7 @@ class Monitor:
         self.frames_analysed += 1
         metrics = compute_metrics(pose)
         present = self.presence.person_present(frame.t_ms, metrics, pose, frame.image)
-        assessment = self.scorer.assess(metrics, present)
+        assessment = self.scorer.assess(metrics, present, t_ms=round(now_s * 1000))
         if adaptive:
             self.rate.update(assessment, self.smoother.verdict)
             judged = not self.rate.in_burst and self._due(now_s)
@@ -629,9 +637,15 @@ class Monitor:
                     session_score=self.summary.score,
                     snoozed=snoozed,
                     day_score=self.summary.day_score,
+                    note=self.scorer.note(),
                 )
             )
-        reason = self.summary.view_advice or ("nudges snoozed" if snoozed else "")
+        reason = (
+            self.summary.view_advice
+            or ("nudges snoozed" if snoozed else "")
+            or self.scorer.note()
+            or ""
+        )
         self._publish(_STATE_OF.get(smoothed.verdict, State.SLOUCHING), reason, smoothed)
 
     def _publish(self, state: State, reason: str, smoothed: Assessment | None = None) -> None:

@@ -150,7 +150,9 @@ class LearningScorer:
     def note(self) -> str:
         """One line for the status: what the verdicts are judged against."""
         if self.learning:
-            return f"learning your posture ({math.ceil(self.remaining_s)} s to go)"
+            return (
+                f"learning your posture: {math.ceil(self.remaining_s)} s of upright sitting to go"
+            )
         return "judged against a baseline learned from this session"
 
     def assess(

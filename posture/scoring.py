@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import median
+from typing import Protocol
 
 from calibration.profile import Profile
 from calibration.upright import UPRIGHT_REFERENCE
@@ -207,6 +208,26 @@ def _measure(rule: Rule, metrics: PostureMetrics, profile: Profile) -> tuple[flo
     return sum(r.excess for r in reasons), reasons
 
 
+class Judge(Protocol):
+    """What the monitor judges frames with: a `Scorer`, or a scorer that learns a
+    baseline from the session (`posture.provisional.LearningScorer`)."""
+
+    @property
+    def profile(self) -> Profile | None:
+        """The calibrated profile judged against, if any."""
+
+    def assess(
+        self,
+        metrics: PostureMetrics | None,
+        person_present: bool = False,
+        t_ms: int | None = None,
+    ) -> Assessment:
+        """The verdict on one frame, at its time `t_ms`."""
+
+    def note(self) -> str | None:
+        """One line for the status about what verdicts are judged against, if worth saying."""
+
+
 class Scorer:
     """Judges frames against a calibrated profile, or the population defaults.
 
@@ -227,6 +248,10 @@ class Scorer:
         self.profile = profile
         self.defaults = dict(defaults or {})
         self.rules = tuple(rules)
+
+    def note(self) -> str | None:
+        """Nothing to add to the status: a profile is named where it is chosen."""
+        return None
 
     def profile_for(self, view: View) -> Profile:
         if self.profile is not None:

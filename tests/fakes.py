@@ -24,7 +24,7 @@ from calibration.gates import CalibrationSample
 from calibration.profile import Profile
 from calibration.protocol import calibrate
 from posture.landmarks import PoseResult
-from posture.metrics import compute_metrics
+from posture.metrics import PostureMetrics, compute_metrics
 from posture.sources import Frame, SourceBase
 from tests.skeletons import skeleton
 
@@ -69,6 +69,13 @@ class FakeEstimator:
 @functools.cache
 def _pose(code: int) -> PoseResult:
     return POSES[code]()
+
+
+def _pose_metrics(code: int) -> PostureMetrics:
+    """The metrics of the pose a picture names (for checking a scene's verdicts)."""
+    metrics = compute_metrics(POSES[code]())
+    assert metrics is not None
+    return metrics
 
 
 class Estimators:

@@ -43,9 +43,6 @@ UPRIGHT_PHOTO = REPO / "samples" / "upright" / "straight_hf.jpg"
 EXAMPLES = 1500
 DOCUMENTED_FAILURES = {1, 2, 3}
 INTERRUPTED = 130  # only a confirmation prompt that reads end-of-file
-# The one notice a command prints before it can fail: the uncalibrated monitor says
-# so, then opens the source (helper "mon" may move it after the source opens).
-KNOWN_NOTICE = "No calibration yet: judging against the population default profile."
 
 # Odd text: control characters (but NUL, which no argv can hold), unicode, escapes.
 ODD_TEXT = st.one_of(
@@ -356,11 +353,7 @@ def check(args: list[str], outcome: Outcome) -> None:
         return
     assert outcome.code in DOCUMENTED_FAILURES, shown
     lines = outcome.err_lines
-    assert lines and lines[-1].startswith("posture: error: "), shown
-    before = " ".join(" ".join(lines[:-1]).split())
-    assert before in ("", KNOWN_NOTICE + " Run `posture calibrate` for verdicts that fit you."), (
-        shown
-    )
+    assert len(lines) == 1 and lines[0].startswith("posture: error: "), shown
 
 
 def test_every_command_line_ends_as_documented(

@@ -11,7 +11,7 @@ from calibration.upright import UPRIGHT_BOUNDS
 from posture.provisional import LearningScorer, LearningSettings, _inside_upright
 from posture.scoring import Scorer
 from posture.vocabulary import Verdict, View
-from tests.skeletons import hand_metrics
+from tests.skeletons import hand_metrics, skeleton
 
 # A population that sits at neck 12 deg with the widest tolerance, 15 deg.
 POPULATION = Scorer(
@@ -43,7 +43,7 @@ def feed(scorer: LearningScorer, frames, start_ms: int = 0, step_ms: int = 1000)
 
 def test_it_judges_by_the_population_until_it_has_learned_a_minute():
     scorer = LearningScorer(POPULATION, SETTINGS)
-    assert scorer.learning and scorer.note() == "learning your posture (60 s to go)"
+    assert scorer.note() == "learning your posture: 60 s of upright sitting to go"
     # This person sits tall at neck 5 deg; a forward head at 20 deg is within the
     # population's tolerance (12 +- 15), so the population does not see it.
     assert scorer.assess(side(20.0), True, t_ms=0).verdict is Verdict.GOOD
@@ -98,3 +98,74 @@ def test_a_learned_baseline_stays_inside_upright_for_the_view():
 def test_settings_are_validated(field, value):
     with pytest.raises(ValueError, match=field):
         LearningSettings(**{field: value})
+
+
+def test_the_monitor_without_a_profile_learns_then_catches_a_slouch_the_population_misses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real monitor on a camera (fake VideoCapture, clocks and pose model): upright
+    for 100 s, then a mild slouch (upper body 12 deg forward) that the population's
+    wide tolerance lets through and the baseline learned from the session does not."""
+    from posture import sources
+    from posture.control import Controls
+    from posture.monitor import Monitor
+    from posture.sources import CameraSource
+    from tests import fakes
+    from tests.fakes import UPRIGHT, Clocks, Estimators, SceneCamera
+
+    mild = 5
+    monkeypatch.setitem(fakes.POSES, mild, lambda: skeleton(trunk_deg=12, yaw_deg=90))
+    clocks = Clocks()
+    monkeypatch.setattr(
+        sources.cv2,
+        "VideoCapture",
+        lambda index: SceneCamera(clocks, lambda t_s: UPRIGHT if t_s < 100 else mild),
+    )
+    controls = Controls(sleep=clocks.sleep)
+    seen: list[tuple[float, Verdict, str | None]] = []
+
+    def status(state):
+        seen.append((state.now_s, state.verdict, state.note))
+        if state.now_s >= 130:
+            controls.stop()
+
+    population = Scorer()  # the bundled population profile
+    assert population.assess(fakes._pose_metrics(mild)).verdict is Verdict.GOOD
+    runner = Monitor(
+        lambda: CameraSource(0, clock=clocks.monotonic),
+        LearningScorer(population),
+        estimator=Estimators(),
+        status=status,
+        controls=controls,
+        clock=clocks.monotonic,
+        now=clocks.now,
+    )
+    summary = runner.run()
+    notes = [note for _, _, note in seen]
+    assert notes[0] is not None and notes[0].startswith("learning your posture")
+    assert notes[-1] == "judged against a baseline learned from this session"
+    learned_at = next(t for t, _, note in seen if note and note.startswith("judged"))
+    assert learned_at <= 100  # about a minute of settled upright frames, sampled slowly
+    assert all(verdict is Verdict.GOOD for t, verdict, _ in seen if t < 100)
+    # Leaning the whole upper body forward moves the neck line too: either verdict.
+    assert [v for t, v, _ in seen if t >= 105] and all(
+        verdict in (Verdict.SLOUCH, Verdict.FORWARD_HEAD) for t, verdict, _ in seen if t >= 105
+    )
+    assert summary.judged_note == "judged against a baseline learned from this session"
+
+
+def test_an_uncalibrated_monitor_says_it_is_learning_once_it_watches(capsys):
+    """Through the command: the notice comes after the source opened (once), and the
+    summary says the 40 s session was too short to learn a baseline from."""
+    from tests.conftest import SESSION_VIDEO
+    from tests.test_cli import run
+
+    code, out, err = run(
+        ["monitor", "--source", str(SESSION_VIDEO), "--speed", "0", "--quiet"], capsys
+    )
+    assert code == 0, err
+    words = " ".join(err.split())
+    assert words.count("No calibration yet: learning your upright posture") == 1
+    summary = " ".join(out.split())
+    assert "Learning your posture:" in summary and "s of upright sitting to go" in summary
+    assert "calibrate` fits you from the start" in summary

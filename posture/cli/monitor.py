@@ -33,7 +33,7 @@ from posture.cli.common import (
 )
 from posture.cli.report import show_report
 from posture.config import MAX_FPS, MIN_FPS, MonitorConfig, load_config
-from posture.control import Controls
+from posture.control import Controls, Snapshot, State
 from posture.errors import DemoHomeError, SourceError
 from posture.history import MinuteRow, day_bounds
 from posture.instance import InstanceLock
@@ -42,8 +42,9 @@ from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
 from posture.paths import data_dir
 from posture.preview import PreviewWindow
+from posture.provisional import LearningScorer
 from posture.records import NullRecorder
-from posture.scoring import Scorer
+from posture.scoring import Judge, Scorer
 from posture.sources import open_source
 from posture.store import HistoryStore
 from posture.vocabulary import Verdict
@@ -143,6 +144,9 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
     )
     if summary.view_advice:
         console.print(f"Note: {summary.view_advice}.")
+    if summary.judged_note:
+        note = summary.judged_note[0].upper() + summary.judged_note[1:]
+        console.print(f"{note}: `{command_name()} calibrate` fits you from the start.")
     if summary.camera_gaps_s:
         gap = sum(summary.camera_gaps_s)
         console.print(
@@ -165,17 +169,39 @@ def _earlier_today(recorder: object) -> list[MinuteRow]:
     return recorder.minutes(*day_bounds(datetime.now().astimezone().date()))
 
 
-def _scorer_for(profile_name: str | None, console: Console) -> tuple[Scorer, str | None]:
+def _scorer_for(profile_name: str | None) -> tuple[Judge, str | None, str | None]:
+    """The judge for this run, the profile's name, and a notice for the user about it."""
     store = profile_store()
     name = profile_name or (DEFAULT_PROFILE_NAME if store.exists(DEFAULT_PROFILE_NAME) else None)
     if name is None:
-        console.print(
-            "No calibration yet: judging against the population default profile. "
-            f"Run `{command_name()} calibrate` for verdicts that fit you."
+        notice = (
+            "No calibration yet: learning your upright posture from this session (about a "
+            "minute of sitting upright), judged by a population default until then. "
+            f"`{command_name()} calibrate` fits you from the start."
         )
-        return Scorer(), None
+        return LearningScorer(), None, notice
     profile = store.load(name)
-    return Scorer(profile), profile.name
+    notice = None
+    if profile.forced:
+        notice = (
+            f"Note: profile {profile.name!r} was kept with --force although it did not look "
+            f"upright; `{command_name()} calibrate` sitting tall gives fairer verdicts."
+        )
+    return Scorer(profile), profile.name, notice
+
+
+def announce_once(console: Console, notice: str) -> Callable[[Snapshot], None]:
+    """A snapshot listener that prints `notice` when the monitor first watches someone:
+    after the source opened, so that a failure to open stays one line."""
+    said = threading.Event()
+
+    def listen(snapshot: Snapshot) -> None:
+        if snapshot.state in (State.STARTING, State.STOPPED) or said.is_set():
+            return
+        said.set()
+        console.print(notice)
+
+    return listen
 
 
 @click.command()
@@ -293,7 +319,7 @@ def _monitor_session(run: _Run, config: MonitorConfig) -> MonitorSummary:
     """One monitoring session, from opening the history to the loop's end."""
     out, err = stdout(), stderr()
     window = PreviewWindow() if run.preview else None
-    scorer, name = _scorer_for(run.profile_name, err)
+    scorer, name, notice = _scorer_for(run.profile_name)
     notifier = make_notifier(config.notifier, out)
     settings = MonitorSettings(fps=config.fps, speed=run.speed, policy=config.policy())
     history = HistoryStore() if run.recorded else contextlib.nullcontext(NullRecorder())
@@ -311,6 +337,8 @@ def _monitor_session(run: _Run, config: MonitorConfig) -> MonitorSummary:
             preview=window,
             earlier_today=_earlier_today(recorder),
         )
+        if notice:
+            controls.subscribe(announce_once(err, notice))
         if run.snoozed_at_start_min:
             controls.snooze(run.snoozed_at_start_min)
         # Enter snoozes for the configured time, whatever --snooze said for the start.
