@@ -10,6 +10,7 @@ after every judged sample and every change of state, to every subscriber:
     controls.subscribe(lambda snapshot: print(snapshot.state.value, snapshot.reason))
     threading.Thread(target=Monitor(..., controls=controls).run).start()
     controls.pause(15, reason="in a meeting")   # frees the camera for 15 minutes
+    controls.reload_profile(lambda: Scorer(store.load("default")))  # after a recalibration
     controls.stop()
 
 Why the plumbing is lock-free on the command side: a signal handler runs on the
@@ -21,7 +22,8 @@ signal handler at any moment. Only `subscribe` takes a lock; it is never called
 from a handler.
 
 This module imports neither MediaPipe nor numpy: the tray and the D-Bus watcher
-import it cheaply.
+import it cheaply, and are written against its `Controllable` protocol, which
+`Controls` satisfies and a test's recording stand-in can too.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Protocol
 
 from posture.records import check_aware
+
+if TYPE_CHECKING:  # for the annotations only: the scorer imports numpy
+    from posture.scoring import Judge
 
 
 class State(str, Enum):
@@ -63,6 +69,9 @@ class Snapshot:
     - `paused_until`: when a timed pause ends; None when not paused or paused until resumed.
     - `reason`: one line for people: "screen locked", "camera in use by zoom", a hint.
     - `at`: wall-clock time of the snapshot (timezone-aware).
+    - `notice`: news for people that is not a state, on the one snapshot published
+      when it happened (a profile that could not be reloaded); None on the others.
+      The state and `reason` stay what they were, so that a pause keeps its reason.
     """
 
     state: State
@@ -72,6 +81,7 @@ class Snapshot:
     paused_until: datetime | None
     reason: str
     at: datetime
+    notice: str | None = None
 
     def __post_init__(self) -> None:
         check_aware(self.at)
@@ -106,7 +116,19 @@ class Snooze:
     minutes: float
 
 
-Command = Pause | Resume | Snooze
+@dataclass(frozen=True)
+class Reload:
+    """Judge against a new profile from the next frame on: `load()` makes its judge.
+
+    Run on the monitor's thread between frames; when it raises a `PostureError` or
+    an `OSError` (the profile is missing or corrupt) the monitor keeps the judge it
+    has and publishes why in a snapshot's `notice`.
+    """
+
+    load: Callable[[], Judge]
+
+
+Command = Pause | Resume | Snooze | Reload
 
 
 def _check_minutes(minutes: float, what: str, *, zero_ok: bool) -> None:
@@ -120,7 +142,8 @@ class Controls:
     """Thread-safe commands to one running monitor, and its published state.
 
     Any thread (terminal, tray, D-Bus, a signal handler for `stop`) calls
-    `pause`, `resume`, `snooze` and `stop`; subscribers receive every `Snapshot`.
+    `pause`, `resume`, `snooze`, `reload_profile` and `stop`; subscribers receive
+    every `Snapshot`.
     The loop's side is `take_commands`, `wait`, `stopped` and `publish`.
 
     `sleep` stands in for the real wait in tests on a fake clock: it is called
@@ -163,6 +186,10 @@ class Controls:
         """No nudges for `minutes` from now; judging and recording go on."""
         _check_minutes(minutes, "snooze", zero_ok=True)
         self._send(Snooze(minutes))
+
+    def reload_profile(self, load: Callable[[], Judge]) -> None:
+        """Judge with `load()`'s result from the next frame on (after a recalibration)."""
+        self._send(Reload(load))
 
     def stop(self) -> None:
         """End the monitor: it flushes the history and returns. Safe in a signal handler."""
@@ -251,3 +278,37 @@ class Controls:
         with contextlib.suppress(BlockingIOError, OSError):
             while self._wake_in.recv(4096):
                 pass
+
+
+def say_once_watching(controls: Controllable, say: Callable[[str], None], text: str) -> None:
+    """Says `text` once the monitor watches (its source opened), never before: a monitor
+    that cannot start then says only why, in one line."""
+    once = threading.Lock()  # taken by the first to say it, never given back
+
+    def listen(snapshot: Snapshot) -> None:
+        if snapshot.state not in (State.STARTING, State.STOPPED) and once.acquire(blocking=False):
+            say(text)
+
+    controls.subscribe(listen)
+    listen(controls.snapshot)  # watching already
+
+
+class Controllable(Protocol):
+    """What the desktop parts (the tray, the screen-lock watcher) use of `Controls`.
+
+    `Controls` is the one the monitor obeys; tests give the desktop parts a stand-in
+    that records the calls.
+    """
+
+    def pause(self, minutes: float | None = None, reason: str = "paused") -> None: ...
+
+    def resume(self) -> None: ...
+
+    def reload_profile(self, load: Callable[[], Judge]) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def subscribe(self, callback: Callable[[Snapshot], None]) -> None: ...
+
+    @property
+    def snapshot(self) -> Snapshot: ...

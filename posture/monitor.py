@@ -40,12 +40,12 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from posture.config import MAX_FPS, MIN_FPS
-from posture.control import Controls, Pause, Snapshot, Snooze, State
-from posture.errors import SourceError
+from posture.control import Controls, Pause, Reload, Snapshot, Snooze, State
+from posture.errors import PostureError, SourceError
 from posture.history import MinuteRow, MinuteTallies, ScoreTally
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
@@ -507,9 +507,31 @@ class Monitor:
             elif isinstance(command, Pause):
                 self._pause = _Pause.starting(command, self.clock(), self.now())
                 self._publish(State.PAUSED, command.reason)
+            elif isinstance(command, Reload):
+                self._reload(command)
             elif self._pause is not None:
                 self._resume()
         return self.controls.stopped or self._pause is not None
+
+    # -- reloading the profile: posture.control's Reload, after a recalibration -------------
+
+    def _reload(self, command: Reload) -> None:
+        """Judge with a newly saved profile from the next frame on; keep the judge in
+        use, and say why in a snapshot's notice, when it cannot be loaded."""
+        try:
+            scorer = command.load()
+        except (PostureError, OSError) as error:
+            notice = f"kept the profile in use: the new one cannot be loaded ({error})"
+            log.warning("%s", notice)
+            self.controls.publish(replace(self.controls.snapshot, notice=notice, at=self.now()))
+            return
+        self.scorer = scorer
+        profile = scorer.profile
+        self.profile_name = profile.name if profile is not None else None
+        self.view_check = ViewCheck(profile.view) if profile is not None else None
+        self.summary.view_advice = None  # said of the old profile
+        self.smoother.reset()  # verdicts against the old baseline say nothing now
+        log.info("judging against profile %r from now on", self.profile_name)
 
     def _leave(self, live: bool) -> bool:
         """After `_apply_commands` said stop or pause: True if the source must be left.
