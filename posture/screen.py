@@ -10,7 +10,9 @@ Linux the desktop says all three things over D-Bus:
   and the manager's `PrepareForSleep(b)` before a suspend and after the wake-up.
 
 `ScreenWatcher` listens on its own thread and event loop and turns them into
-`controls.pause(reason="screen locked")` and `controls.resume()`:
+`controls.pause(reason="screen locked")` and `controls.resume()`. It also holds a
+logind "delay" lock on sleep, so that a suspend waits (a few seconds at most) until
+the monitor has paused, and lets it go then; it takes a new one after the wake-up:
 
     watcher = ScreenWatcher(controls)
     watcher.start()          # returns at once when neither bus is there
@@ -39,12 +41,13 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from posture.controllable import PAUSED, STOPPED, Pausable
+from posture.control import Controllable, State
+from posture.timeline import local_now
 
 if TYPE_CHECKING:
     from dbus_fast import Message
@@ -72,6 +75,10 @@ LOGIN1_SESSION = "org.freedesktop.login1.Session"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 # A bus answers in milliseconds; past this the desktop is not going to answer.
 DBUS_TIMEOUT_S = 5.0
+# How long a suspend may wait for the monitor to pause: the monitor applies a command
+# within a frame, and logind itself stops waiting after InhibitDelayMaxSec (5 s by default).
+SLEEP_DELAY_MAX_S = 3.0
+SLEEP_DELAY_WHY = "Let the camera go before the computer sleeps"
 
 
 @dataclass(frozen=True)
@@ -86,11 +93,11 @@ class AwayTracker:
     """Turns causes of absence switching on and off into pause and resume calls.
 
     `update(cause, active)` is called with each report; repeated reports are
-    harmless. `now` is the wall clock, read when a lock ends, to restore what is
-    left of a timed pause.
+    harmless. `now` is the wall clock (timezone-aware, as the snapshots' times are),
+    read when a lock ends, to restore what is left of a timed pause.
     """
 
-    def __init__(self, controls: Pausable, now: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(self, controls: Controllable, now: Callable[[], datetime] = local_now) -> None:
         self.controls = controls
         self.now = now
         self._causes: dict[str, None] = {}  # insertion-ordered set: the first cause names the pause
@@ -114,12 +121,12 @@ class AwayTracker:
 
     def _away(self, cause: str) -> None:
         snapshot = self.controls.snapshot
-        if snapshot.state == STOPPED:
+        if snapshot.state is State.STOPPED:
             return
-        if snapshot.state == PAUSED and snapshot.paused_until is None:
+        if snapshot.state is State.PAUSED and snapshot.paused_until is None:
             return  # the user's open-ended pause already covers it, and must outlive the lock
         self._restore = None
-        if snapshot.state == PAUSED and snapshot.paused_until is not None:
+        if snapshot.state is State.PAUSED and snapshot.paused_until is not None:
             self._restore = _Restore(snapshot.paused_until, snapshot.reason)
         log.debug("pausing the monitor: %s", cause)
         self.controls.pause(None, reason=cause)
@@ -137,7 +144,7 @@ class AwayTracker:
             restore.reason,
             restore.until,
         )
-        if snapshot.state == PAUSED and snapshot.reason != reason and not interrupted:
+        if snapshot.state is State.PAUSED and snapshot.reason != reason and not interrupted:
             return
         if restore is not None:
             left_s = (restore.until - self.now()).total_seconds()
@@ -158,13 +165,13 @@ class ScreenWatcher:
 
     def __init__(
         self,
-        controls: Pausable,
+        controls: Controllable,
         *,
         session_address: str | None = None,
         system_address: str | None = None,
         environ: Mapping[str, str] | None = None,
         platform: str | None = None,
-        now: Callable[[], datetime] = datetime.now,
+        now: Callable[[], datetime] = local_now,
         timeout_s: float = DBUS_TIMEOUT_S,
     ) -> None:
         self.tracker = AwayTracker(controls, now)
@@ -176,6 +183,9 @@ class ScreenWatcher:
         self.watching: list[str] = []
         self.problems: list[str] = []
         self._session_path: str | None = None
+        self._system: MessageBus | None = None
+        self._sleep_delay: int | None = None  # the delay lock's file descriptor, while held
+        self._tasks: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -240,6 +250,7 @@ class ScreenWatcher:
             self._ready.set()
             await self._stopping.wait()
         finally:
+            self._let_sleep()
             for bus in buses:
                 bus.disconnect()
                 with contextlib.suppress(Exception):
@@ -257,7 +268,8 @@ class ScreenWatcher:
             self.problems.append("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)")
             return None
         try:
-            bus = MessageBus(bus_address=address, bus_type=bus_type)
+            # Unix file descriptors: logind hands its delay lock on sleep over as one.
+            bus = MessageBus(bus_address=address, bus_type=bus_type, negotiate_unix_fd=True)
             return await asyncio.wait_for(bus.connect(), self.timeout_s)
         except Exception as error:
             self.problems.append(f"no D-Bus {kind} bus ({type(error).__name__}: {error})")
@@ -294,6 +306,8 @@ class ScreenWatcher:
         )
         if await self._add_match(bus, sleep_rule):
             self.watching.append("suspend")
+            self._system = bus
+            await self._delay_sleep()
         path = await self._session_object(bus)
         if path is None:
             return
@@ -335,7 +349,9 @@ class ScreenWatcher:
             and message.member == "PrepareForSleep"
             and message.signature == "b"
         ):
-            self._report(ASLEEP, bool(message.body[0]))
+            going = bool(message.body[0])
+            self._report(ASLEEP, going)
+            self._spawn(self._let_sleep_once_paused() if going else self._delay_sleep())
         elif (
             message.interface == PROPERTIES
             and message.member == "PropertiesChanged"
@@ -346,6 +362,44 @@ class ScreenWatcher:
             changed: dict[str, Any] = message.body[1]
             if "LockedHint" in changed:
                 self._report(LOCKED, bool(changed["LockedHint"].value))
+
+    # -- the delay lock on sleep ---------------------------------------------------------
+
+    async def _delay_sleep(self) -> None:
+        """Takes logind's delay lock on sleep (once): a suspend then waits for its release."""
+        bus = self._system
+        if bus is None or self._sleep_delay is not None:
+            return
+        why = ["sleep", "posture", SLEEP_DELAY_WHY, "delay"]
+        reply = await self._call(bus, LOGIN1, LOGIN1_PATH, LOGIN1_MANAGER, "Inhibit", "ssss", why)
+        received = list(reply.unix_fds) if reply is not None else []
+        index = reply.body[0] if reply is not None and reply.body else None
+        if isinstance(index, int) and 0 <= index < len(received):
+            self._sleep_delay = received.pop(index)
+        else:
+            log.debug("no delay lock on sleep: the monitor pauses as the computer sleeps")
+        for unused in received:
+            os.close(unused)
+
+    async def _let_sleep_once_paused(self) -> None:
+        """Going to sleep: the lock is let go once the monitor has paused (or after
+        SLEEP_DELAY_MAX_S), and the suspend goes ahead."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SLEEP_DELAY_MAX_S
+        let_go = (State.PAUSED, State.STOPPED)
+        while self.tracker.controls.snapshot.state not in let_go and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        self._let_sleep()
+
+    def _let_sleep(self) -> None:
+        fd, self._sleep_delay = self._sleep_delay, None
+        if fd is not None:
+            os.close(fd)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # a task nobody refers to may be collected before it ends
+        task.add_done_callback(self._tasks.discard)
 
     # -- plumbing -------------------------------------------------------------------------
 

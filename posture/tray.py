@@ -32,18 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from posture.controllable import (
-    AWAY,
-    CAMERA_IN_USE,
-    CAMERA_PROBLEM,
-    GOOD,
-    PAUSED,
-    SLOUCHING,
-    STARTING,
-    STOPPED,
-    Controllable,
-    SnapshotView,
-)
+from posture.control import Controllable, Snapshot, State
 from posture.errors import TrayError
 
 INSTALL_HINT = 'pip install "posture[tray]"'
@@ -61,58 +50,52 @@ class Look:
 
 
 # Shape as well as colour, so that the states stay apart for colour-blind eyes.
-LOOKS: dict[str, Look] = {
-    STARTING: Look("#b0bec5", filled=False),
-    GOOD: Look("#2e7d32"),
-    SLOUCHING: Look("#ef6c00"),
-    AWAY: Look("#78909c", filled=False),
-    PAUSED: Look("#1565c0", mark="pause"),
-    CAMERA_IN_USE: Look("#8e24aa", filled=False),
-    CAMERA_PROBLEM: Look("#c62828", mark="alert"),
-    STOPPED: Look("#616161", mark="pause"),
+LOOKS: dict[State, Look] = {
+    State.STARTING: Look("#b0bec5", filled=False),
+    State.GOOD: Look("#2e7d32"),
+    State.SLOUCHING: Look("#ef6c00"),
+    State.AWAY: Look("#78909c", filled=False),
+    State.PAUSED: Look("#1565c0", mark="pause"),
+    State.CAMERA_IN_USE: Look("#8e24aa", filled=False),
+    State.CAMERA_PROBLEM: Look("#c62828", mark="alert"),
+    State.STOPPED: Look("#616161", mark="pause"),
 }
-UNKNOWN_LOOK = Look("#616161", filled=False)
 
 _HEADLINES = {
-    STARTING: "Starting",
-    GOOD: "Good posture",
-    SLOUCHING: "Slouching",
-    AWAY: "Away from the desk",
-    PAUSED: "Paused",
-    CAMERA_IN_USE: "Camera in use by another program",
-    CAMERA_PROBLEM: "Camera problem",
-    STOPPED: "Stopped",
+    State.STARTING: "Starting",
+    State.GOOD: "Good posture",
+    State.SLOUCHING: "Slouching",
+    State.AWAY: "Away from the desk",
+    State.PAUSED: "Paused",
+    State.CAMERA_IN_USE: "Camera in use by another program",
+    State.CAMERA_PROBLEM: "Camera problem",
+    State.STOPPED: "Stopped",
 }
 
 
-def state_name(state: str) -> str:
-    """The state's value: the `State` enum's, or the plain string a stand-in gives."""
-    return str(getattr(state, "value", state))
+def look_of(state: State) -> Look:
+    return LOOKS[state]
 
 
-def look_of(state: str) -> Look:
-    return LOOKS.get(state_name(state), UNKNOWN_LOOK)
-
-
-def status_words(snapshot: SnapshotView) -> str:
+def status_words(snapshot: Snapshot) -> str:
     """One line for the menu and the tooltip: the state, when a pause ends, and why."""
-    state = state_name(snapshot.state)
-    words = _HEADLINES.get(state, state.capitalize())
-    if state == PAUSED and snapshot.paused_until is not None:
+    state = snapshot.state
+    words = _HEADLINES[state]
+    if state is State.PAUSED and snapshot.paused_until is not None:
         words += f" until {snapshot.paused_until:%H:%M}"
     reason = snapshot.reason.strip()
-    if reason and reason.lower() not in (state, "paused"):
+    if reason and reason.lower() not in (state.value, "paused"):
         words += f": {reason}"
     return words
 
 
-def score_words(snapshot: SnapshotView) -> str:
+def score_words(snapshot: Snapshot) -> str:
     if snapshot.today_score is None:
         return "Today's score: none yet"
     return f"Today's score: {snapshot.today_score} / 100"
 
 
-def tooltip(snapshot: SnapshotView) -> str:
+def tooltip(snapshot: Snapshot) -> str:
     return f"posture: {status_words(snapshot)}\n{score_words(snapshot)}"
 
 

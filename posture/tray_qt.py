@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QRectF, QSocketNotifier, Qt, QTimer, QUrl, S
 from PySide6.QtGui import QAction, QColor, QCursor, QDesktopServices, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
-from posture.controllable import PAUSED, STOPPED, Controllable, SnapshotView
+from posture.control import Controllable, Snapshot, State, say_once_watching
 from posture.errors import PostureError
 from posture.tray import (
     PAUSE_MINUTES,
@@ -31,7 +31,6 @@ from posture.tray import (
     TrayActions,
     look_of,
     score_words,
-    state_name,
     status_words,
     tooltip,
 )
@@ -128,7 +127,7 @@ class Tray:
         self.show(controls.snapshot)
         self.icon.show()
 
-    def _from_monitor(self, snapshot: SnapshotView) -> None:
+    def _from_monitor(self, snapshot: Snapshot) -> None:
         # On the monitor's thread. There is no unsubscribe: once closed, drop them here.
         if not self._closed:
             self.bridge.snapshot.emit(snapshot)
@@ -162,16 +161,17 @@ class Tray:
     def _pause_for(self, minutes: int) -> Callable[[], None]:
         return lambda: self.controls.pause(minutes)
 
-    def show(self, snapshot: SnapshotView) -> None:
+    def show(self, snapshot: Snapshot) -> None:
         """Icon, tooltip and menu for this snapshot; a stopped monitor closes the tray."""
         self.icon.setIcon(self.icon_for(look_of(snapshot.state)))
         self.icon.setToolTip(tooltip(snapshot))
         self.status_action.setText(status_words(snapshot))
         self.score_action.setText(score_words(snapshot))
-        state = state_name(snapshot.state)
-        self.resume_action.setEnabled(state == PAUSED)
+        self.resume_action.setEnabled(snapshot.state is State.PAUSED)
         self.recalibrate_action.setEnabled(not self._calibrating)
-        if state == STOPPED:
+        if snapshot.notice:
+            self.icon.showMessage("posture", snapshot.notice, QSystemTrayIcon.MessageIcon.Warning)
+        if snapshot.state is State.STOPPED:
             QTimer.singleShot(0, self.app.quit)  # also when the loop has not started yet
 
     def icon_for(self, look: Look) -> QIcon:
@@ -206,7 +206,7 @@ class Tray:
         self.recalibrate_action.setEnabled(True)
         snapshot = self.controls.snapshot
         # A lagging snapshot still shows our pause or none; only another pause stays.
-        if not (state_name(snapshot.state) == PAUSED and snapshot.reason != RECALIBRATING):
+        if not (snapshot.state is State.PAUSED and snapshot.reason != RECALIBRATING):
             self.controls.resume()
         title, kind = ("Recalibrated", QSystemTrayIcon.MessageIcon.Information)
         if not result.ok:
@@ -256,7 +256,7 @@ def run_event_loop(
         watch.timeout.connect(lambda: finished.is_set() and app.quit())
         watch.start()
     if not QSystemTrayIcon.isSystemTrayAvailable():
-        say(NO_TRAY_YET)
+        say_once_watching(controls, say, NO_TRAY_YET)
     try:
         with _stop_on_signals(tray):
             app.exec()

@@ -6,11 +6,15 @@ dbus-fast, from an event loop on a background thread, and is driven from the tes
 thread: `saver.set_active(True)` emits `ActiveChanged(true)` as a screen saver does
 when it comes on; `logind.set_locked(True)` changes the session's `LockedHint` and
 emits `PropertiesChanged` as logind does when the locker reports; `logind.sleep(True)`
-emits `PrepareForSleep(true)` as before a suspend.
+emits `PrepareForSleep(true)` as before a suspend. Its `Inhibit` hands out a delay
+lock as logind does, the write end of a pipe: `logind.inhibitor_held(i)` says whether
+the i-th one is still open somewhere (the read end sees no end of file).
 """
 
 import asyncio
 import contextlib
+import os
+import select
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -24,6 +28,7 @@ from dbus_fast.annotations import (
     DBusSignature,
     DBusStr,
     DBusUInt32,
+    DBusUnixFd,
 )
 from dbus_fast.service import (
     PropertyAccess,
@@ -47,8 +52,10 @@ class ServedBus:
         name: str,
         objects: dict[str, ServiceInterface],
         timeout_s: float = 10.0,
+        negotiate_unix_fd: bool = False,
     ) -> None:
         self.address, self.name, self.objects, self.timeout_s = address, name, objects, timeout_s
+        self.negotiate_unix_fd = negotiate_unix_fd
         self._loop = asyncio.new_event_loop()
         self._up = threading.Event()
         self._failure: BaseException | None = None
@@ -95,7 +102,11 @@ class ServedBus:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        bus = await MessageBus(bus_address=self.address, bus_type=BusType.SESSION).connect()
+        bus = await MessageBus(
+            bus_address=self.address,
+            bus_type=BusType.SESSION,
+            negotiate_unix_fd=self.negotiate_unix_fd,
+        ).connect()
         try:
             for path, interface in self.objects.items():
                 bus.export(path, interface)
@@ -144,6 +155,8 @@ class _Manager(ServiceInterface):
     def __init__(self) -> None:
         super().__init__("org.freedesktop.login1.Manager")
         self.lookups: list[tuple[str, Any]] = []
+        # (what, who, why, mode) of each Inhibit call, and the read end of its pipe.
+        self.inhibitors: list[tuple[tuple[str, str, str, str], int]] = []
 
     @dbus_method()
     def GetSession(self, session_id: DBusStr) -> DBusObjectPath:
@@ -156,6 +169,14 @@ class _Manager(ServiceInterface):
     def GetSessionByPID(self, pid: DBusUInt32) -> DBusObjectPath:
         self.lookups.append(("GetSessionByPID", pid))
         return SESSION_PATH
+
+    @dbus_method()
+    def Inhibit(self, what: DBusStr, who: DBusStr, why: DBusStr, mode: DBusStr) -> DBusUnixFd:
+        read, write = os.pipe()
+        self.inhibitors.append(((what, who, why, mode), read))
+        # Ours is closed once the reply carrying it is sent (at once, in this callback).
+        asyncio.get_running_loop().call_soon(os.close, write)
+        return write
 
     @dbus_signal()
     def PrepareForSleep(self, start: bool) -> DBusBool:
@@ -187,7 +208,20 @@ class MockLogind(ServedBus):
             address,
             "org.freedesktop.login1",
             {"/org/freedesktop/login1": self.manager, SESSION_PATH: self.session},
+            negotiate_unix_fd=True,
         )
+
+    def stop(self) -> None:
+        super().stop()
+        inhibitors, self.manager.inhibitors = self.manager.inhibitors, []
+        for _, read in inhibitors:
+            os.close(read)
+
+    def inhibitor_held(self, index: int) -> bool:
+        """Whether the `index`-th delay lock is still open in some process."""
+        read = self.manager.inhibitors[index][1]
+        readable, _, _ = select.select([read], [], [], 0)
+        return not (readable and os.read(read, 1) == b"")
 
     def set_locked(self, locked: bool) -> None:
         def change() -> None:

@@ -1,9 +1,11 @@
-"""A stand-in for the monitor's `Controls` (posture/control.py, helper "mon"'s), for tests.
+"""A recording stand-in for the monitor's `Controls`, for the desktop parts' own tests.
 
-It has the agreed names (`State`, `Snapshot`, `Controls`'s methods) and records every
-command; by default a command changes the snapshot at once, as the monitor does between
-two frames. `apply=False` leaves the snapshot as it was, as a monitor that has not yet
-reached its next frame would. Tests only: the package never sees it.
+The tray and the screen-lock watcher are written against `posture.control.Controllable`;
+this stand-in is one, with the real `State` and `Snapshot`, that records every command.
+By default a command changes the snapshot at once, as the monitor does between two
+frames; `apply=False` leaves the snapshot as it was, as a monitor that has not yet
+reached its next frame would. Their tests with the real monitor are in
+tests/test_desktop_monitor.py. Tests only: the package never sees it.
 """
 
 from __future__ import annotations
@@ -11,50 +13,41 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
-
-class State(str, Enum):
-    STARTING = "starting"
-    GOOD = "good"
-    SLOUCHING = "slouching"
-    AWAY = "away"
-    PAUSED = "paused"
-    CAMERA_IN_USE = "camera in use"
-    CAMERA_PROBLEM = "camera problem"
-    STOPPED = "stopped"
+from posture.control import Snapshot, State
+from posture.timeline import local_now
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    state: State
-    verdict: str | None = None
-    score: int | None = None
-    today_score: int | None = None
-    paused_until: datetime | None = None
-    reason: str = ""
-    at: datetime = datetime(2024, 5, 6, 10, 0)
+def snapshot_of(state: State, **fields: Any) -> Snapshot:
+    """A snapshot in `state`, the other fields empty unless given."""
+    empty: dict[str, Any] = dict(
+        verdict=None, score=None, today_score=None, paused_until=None, reason=""
+    )
+    empty.setdefault("at", local_now())
+    return Snapshot(state, **{**empty, **fields})
 
 
 class RecordingControls:
-    """Records `("pause", minutes, reason)`, `("resume",)`, `("snooze", m)`, `("stop",)`."""
+    """Records `("pause", minutes, reason)`, `("resume",)`, `("snooze", m)`, `("reload",)`,
+    `("stop",)`; `loads` keeps what each reload was given."""
 
     def __init__(
         self,
         state: State = State.GOOD,
-        now: Callable[[], datetime] = datetime.now,
+        now: Callable[[], datetime] = local_now,
         apply: bool = True,
         today_score: int | None = None,
     ) -> None:
         self.now = now
         self.apply = apply
+        self.loads: list[Callable[[], Any]] = []
         self._lock = threading.Lock()
         self._calls: list[tuple[Any, ...]] = []
         self._subscribers: list[Callable[[Snapshot], None]] = []
-        self._snapshot = Snapshot(state, today_score=today_score, at=now())
+        self._snapshot = snapshot_of(state, today_score=today_score, at=now())
 
     @property
     def calls(self) -> list[tuple[Any, ...]]:
@@ -80,6 +73,10 @@ class RecordingControls:
     def snooze(self, minutes: float) -> None:
         self._record("snooze", minutes)
 
+    def reload_profile(self, load: Callable[[], Any]) -> None:
+        self.loads.append(load)
+        self._record("reload")
+
     def stop(self) -> None:
         self._record("stop")
         if self.apply:
@@ -92,6 +89,7 @@ class RecordingControls:
     def publish(self, state: State, **fields: Any) -> Snapshot:
         """A new snapshot, as the monitor publishes one, to every subscriber."""
         with self._lock:
+            fields.setdefault("notice", None)
             self._snapshot = replace(self._snapshot, state=state, at=self.now(), **fields)
             snapshot, subscribers = self._snapshot, list(self._subscribers)
         for callback in subscribers:

@@ -1,8 +1,9 @@
 """Pausing when nobody can be at the screen: the rules (AwayTracker), then the real
 watcher on private D-Bus buses with a mock screen saver and a mock logind.
 
-The monitor is the stand-in `RecordingControls` (tests/fake_controls.py) until the real
-`Controls` lands; the watcher, dbus-fast and dbus-daemon run for real.
+The monitor is the recording stand-in `RecordingControls` (tests/fake_controls.py) here;
+the watcher, dbus-fast and dbus-daemon run for real. The watcher pausing the real
+monitor is in tests/test_desktop_monitor.py.
 """
 
 from __future__ import annotations
@@ -10,16 +11,26 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
-from posture.screen import ASLEEP, LOCKED, SCREEN_SAVER, AwayTracker, ScreenWatcher
-from tests.fake_controls import RecordingControls, State
+from posture.control import State
+from posture.screen import (
+    ASLEEP,
+    LOCKED,
+    SCREEN_SAVER,
+    SLEEP_DELAY_WHY,
+    AwayTracker,
+    ScreenWatcher,
+)
+from tests.fake_controls import RecordingControls
 
-T0 = datetime(2024, 5, 6, 10, 0)
+T0 = datetime(2024, 5, 6, 10, 0).astimezone()
 
 
 class FakeWallClock:
@@ -155,7 +166,12 @@ class Desktop:
 
 @pytest.fixture
 def desktop() -> Iterator[Desktop]:
-    """Two private buses, standing for the session bus and the system bus."""
+    yield from private_desktop()
+
+
+def private_desktop() -> Iterator[Desktop]:
+    """Two private buses, standing for the session bus and the system bus (skips the
+    test where they cannot be had)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the screen lock is watched over D-Bus on Linux only")
     if shutil.which("dbus-daemon") is None:
@@ -167,7 +183,8 @@ def desktop() -> Iterator[Desktop]:
         yield Desktop(session, system)
 
 
-def _watcher(controls: RecordingControls, desktop: Desktop, **environ: str) -> ScreenWatcher:
+def watcher_on(controls: Any, desktop: Desktop, **environ: str) -> ScreenWatcher:
+    """The watcher on the private buses (environ: the process's environment)."""
     return ScreenWatcher(
         controls,
         session_address=desktop.session,
@@ -182,7 +199,7 @@ def test_locking_and_unlocking_the_session_pauses_and_resumes(desktop: Desktop) 
     controls = RecordingControls()
     with (
         MockLogind(desktop.system) as logind,
-        _watcher(controls, desktop, XDG_SESSION_ID=SESSION_ID) as watcher,
+        watcher_on(controls, desktop, XDG_SESSION_ID=SESSION_ID) as watcher,
     ):
         assert watcher.watching == ["screen saver", "suspend", "screen lock"]
         logind.set_locked(True)
@@ -196,7 +213,7 @@ def test_suspend_and_wake_pause_and_resume(desktop: Desktop) -> None:
     from tests.dbus_desktop import MockLogind
 
     controls = RecordingControls()
-    with MockLogind(desktop.system) as logind, _watcher(controls, desktop) as watcher:
+    with MockLogind(desktop.system) as logind, watcher_on(controls, desktop) as watcher:
         logind.sleep(True)
         assert controls.wait_for_calls(1) == [("pause", None, ASLEEP)]
         logind.sleep(False)
@@ -213,7 +230,7 @@ def test_the_screen_saver_coming_on_pauses_and_going_off_resumes(
     from tests.dbus_desktop import MockScreenSaver
 
     controls = RecordingControls()
-    with MockScreenSaver(desktop.session, interface) as saver, _watcher(controls, desktop):
+    with MockScreenSaver(desktop.session, interface) as saver, watcher_on(controls, desktop):
         saver.set_active(True)
         assert controls.wait_for_calls(1) == [("pause", None, SCREEN_SAVER)]
         saver.set_active(False)
@@ -226,7 +243,7 @@ def test_a_watcher_started_behind_a_locked_screen_pauses_at_once(desktop: Deskto
     controls = RecordingControls()
     with MockLogind(desktop.system) as logind:
         logind.set_locked(True)
-        with _watcher(controls, desktop, XDG_SESSION_ID=SESSION_ID):
+        with watcher_on(controls, desktop, XDG_SESSION_ID=SESSION_ID):
             assert controls.calls == [("pause", None, LOCKED)]
 
 
@@ -238,7 +255,7 @@ def test_an_unknown_session_still_watches_suspend_and_says_why_not_the_lock(
     controls = RecordingControls()
     with contextlib.ExitStack() as stack:
         logind = stack.enter_context(MockLogind(desktop.system))
-        watcher = stack.enter_context(_watcher(controls, desktop, XDG_SESSION_ID="c7"))
+        watcher = stack.enter_context(watcher_on(controls, desktop, XDG_SESSION_ID="c7"))
         assert watcher.watching == ["screen saver", "suspend"]
         assert watcher.problems == ["no logind session found for this process: lock not watched"]
         logind.sleep(True)
@@ -246,9 +263,53 @@ def test_an_unknown_session_still_watches_suspend_and_says_why_not_the_lock(
 
 
 def test_stopping_the_watcher_ends_its_thread(desktop: Desktop) -> None:
-    watcher = _watcher(RecordingControls(), desktop)
+    watcher = watcher_on(RecordingControls(), desktop)
     watcher.start()
     thread = watcher._thread
     assert thread is not None and thread.is_alive()
     watcher.stop()
     assert not thread.is_alive()
+
+
+def test_the_watcher_holds_up_a_suspend_until_the_monitor_has_paused(desktop: Desktop) -> None:
+    """A logind delay lock: taken at the start, let go once the pause landed, taken again
+    after the wake-up, let go when the watcher stops."""
+    from tests.dbus_desktop import MockLogind
+
+    controls = RecordingControls(apply=False)  # a monitor busy with a frame
+    with MockLogind(desktop.system) as logind:
+        with watcher_on(controls, desktop):
+            ((what, _),) = logind.manager.inhibitors
+            assert what == ("sleep", "posture", SLEEP_DELAY_WHY, "delay")
+            assert logind.inhibitor_held(0)
+            logind.sleep(True)
+            assert controls.wait_for_calls(1) == [("pause", None, ASLEEP)]
+            time.sleep(0.2)
+            assert logind.inhibitor_held(0), "let go before the monitor paused"
+            controls.publish(State.PAUSED, reason=ASLEEP)  # the monitor reaches its next frame
+            assert _eventually(lambda: not logind.inhibitor_held(0))
+            logind.sleep(False)
+            assert _eventually(lambda: len(logind.manager.inhibitors) == 2)
+            assert _eventually(lambda: logind.inhibitor_held(1))
+        assert not logind.inhibitor_held(1)
+
+
+def test_a_monitor_that_does_not_pause_holds_up_a_suspend_a_few_seconds_at_most(
+    desktop: Desktop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.dbus_desktop import MockLogind
+
+    monkeypatch.setattr("posture.screen.SLEEP_DELAY_MAX_S", 0.3)
+    controls = RecordingControls(apply=False)
+    with MockLogind(desktop.system) as logind, watcher_on(controls, desktop):
+        logind.sleep(True)
+        started = time.monotonic()
+        assert _eventually(lambda: not logind.inhibitor_held(0))
+        assert 0.25 <= time.monotonic() - started < 3
+
+
+def _eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()

@@ -2,7 +2,7 @@
 
     python -m tests.tray_harness REPORT_FOLDER
 
-runs `posture.cli.tray.run_with_tray` (the composition the monitor's `--tray` uses)
+runs `posture.cli.tray.run_with_tray` (the composition `posture tray` uses)
 with the recording stand-in of `Controls` (tests/fake_controls.py) and a "monitor"
 that waits until it is stopped. The test drives it as a person would, through the
 icon's menu on a real X server, and reads what happened on stdout, one JSON object
@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from posture.cli.tray import run_with_tray
+from posture.control import State
 from posture.tray import Calibrated, TrayActions
-from tests.fake_controls import RecordingControls, State
+from tests.fake_controls import RecordingControls
 
 _print_lock = threading.Lock()
 
