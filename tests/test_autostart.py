@@ -147,6 +147,31 @@ def test_an_entry_switched_off_in_the_desktop_settings_says_so(
     assert code == 0 and "switched off in your desktop's start-up settings" in out
 
 
+@linux_only
+@pytest.mark.parametrize("has_qt", [True, False], ids=["PySide6", "no PySide6"])
+def test_enable_alone_starts_the_tray_where_its_library_is_installed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    has_qt: bool,
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    if has_qt:
+        pytest.importorskip("PySide6", reason='the tray extra is not installed (".[tray]")')
+    else:
+        monkeypatch.setitem(sys.modules, "PySide6", None)  # as if not installed
+    code, out, err = run(["autostart", "enable"], capsys)
+    assert code == 0, err
+    entry = (tmp_path / "autostart" / "posture.desktop").read_text()
+    (exec_line,) = [line for line in entry.splitlines() if line.startswith("Exec=")]
+    assert parse_desktop_exec(exec_line.removeprefix("Exec="))[-1] == (
+        "tray" if has_qt else "monitor"
+    )
+    # The command named is one this posture has.
+    code, out, err = run(["tray" if has_qt else "monitor", "--help"], capsys)
+    assert code == 0 and out.startswith("Usage: posture "), err
+
+
 def test_only_a_long_running_command_can_start_at_login(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["autostart", "enable", "report", "--week"], capsys)
     assert code == 2

@@ -3,8 +3,10 @@ composition with a monitor thread, the menu's actions from the command line's si
 and, for real, the icon in an X11 system tray (Xvfb + trayer) driven through its menu
 with the mouse and keyboard (xdotool) and checked on screenshots.
 
-The monitor is the recording stand-in (tests/fake_controls.py) until the real
-`Controls` lands; Qt, the X server, the tray host and the menu are real.
+Mostly the monitor is the recording stand-in (tests/fake_controls.py), so that every
+state and command can be set up; Qt, the X server, the tray host and the menu are real.
+Two tests run the real monitor under the tray: the menu's recalibration in this process,
+and `posture tray` itself in an X11 tray on the stand-in webcam of tests/webcam.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from posture.controllable import STATES
+from posture.control import State
 from posture.errors import SourceError
 from posture.tray import (
     INSTALL_HINT,
@@ -46,11 +48,11 @@ from posture.tray import (
     tray_unavailable,
 )
 from tests.conftest import REPO, UPRIGHT_PHOTO
-from tests.fake_controls import RecordingControls, Snapshot, State
+from tests.fake_controls import RecordingControls, snapshot_of
 
 HAS_QT = importlib.util.find_spec("PySide6") is not None
 needs_qt = pytest.mark.skipif(not HAS_QT, reason=f"PySide6 not installed ({INSTALL_HINT})")
-AT_10_15 = datetime(2024, 5, 6, 10, 15)
+AT_10_15 = datetime(2024, 5, 6, 10, 15).astimezone()
 
 
 # -- words and looks --------------------------------------------------------------------------
@@ -59,44 +61,36 @@ AT_10_15 = datetime(2024, 5, 6, 10, 15)
 @pytest.mark.parametrize(
     ("snapshot", "words"),
     [
-        (Snapshot(State.GOOD), "Good posture"),
-        (Snapshot(State.SLOUCHING, reason="slouch"), "Slouching: slouch"),
-        (Snapshot(State.PAUSED, paused_until=AT_10_15, reason="paused"), "Paused until 10:15"),
-        (Snapshot(State.PAUSED, reason="screen locked"), "Paused: screen locked"),
+        (snapshot_of(State.GOOD), "Good posture"),
+        (snapshot_of(State.SLOUCHING, reason="slouch"), "Slouching: slouch"),
+        (snapshot_of(State.PAUSED, paused_until=AT_10_15, reason="paused"), "Paused until 10:15"),
+        (snapshot_of(State.PAUSED, reason="screen locked"), "Paused: screen locked"),
         (
-            Snapshot(State.CAMERA_IN_USE, reason="camera in use by zoom"),
+            snapshot_of(State.CAMERA_IN_USE, reason="camera in use by zoom"),
             "Camera in use by another program: camera in use by zoom",
         ),
         (
-            Snapshot(State.CAMERA_PROBLEM, reason="too dark: turn on a light"),
+            snapshot_of(State.CAMERA_PROBLEM, reason="too dark: turn on a light"),
             "Camera problem: too dark: turn on a light",
         ),
     ],
 )
-def test_the_status_line_says_the_state_and_why(snapshot: Snapshot, words: str) -> None:
+def test_the_status_line_says_the_state_and_why(snapshot: Any, words: str) -> None:
     assert status_words(snapshot) == words
 
 
 def test_the_score_line_and_the_tooltip() -> None:
-    assert score_words(Snapshot(State.GOOD)) == "Today's score: none yet"
-    snapshot = Snapshot(State.AWAY, today_score=82)
+    assert score_words(snapshot_of(State.GOOD)) == "Today's score: none yet"
+    snapshot = snapshot_of(State.AWAY, today_score=82)
     assert tooltip(snapshot) == "posture: Away from the desk\nToday's score: 82 / 100"
 
 
-def test_every_state_has_a_look_of_its_own() -> None:
-    looks = [look_of(state) for state in STATES]
-    assert len(set(looks)) == len(STATES) == len(LOOKS)
+def test_every_state_of_the_monitor_has_a_look_of_its_own() -> None:
+    looks = [look_of(state) for state in State]
+    assert len(set(looks)) == len(State) == len(LOOKS)
     # Apart by shape too, for colour-blind eyes: the states a person acts on differ in form.
-    forms = {
-        (look_of(s).filled, look_of(s).mark) for s in ("good", "away", "paused", "camera problem")
-    }
-    assert len(forms) == 4
-
-
-def test_the_monitors_own_states_all_have_a_look() -> None:
-    control = pytest.importorskip("posture.control", reason="the monitor's Controls is not merged")
-    assert {state.value for state in control.State} == set(STATES)
-    assert all(look_of(state) is LOOKS[state.value] for state in control.State)
+    acted_on = (State.GOOD, State.AWAY, State.PAUSED, State.CAMERA_PROBLEM)
+    assert len({(look_of(s).filled, look_of(s).mark) for s in acted_on}) == 4
 
 
 def test_without_a_display_there_is_no_tray(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,6 +115,18 @@ def test_without_pyside6_the_tray_gives_the_install_hint(monkeypatch: pytest.Mon
     from posture.cli.exits import describe
 
     assert describe(caught.value)[0] == 2
+
+
+def test_posture_tray_without_pyside6_is_one_line_and_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_cli import run
+
+    monkeypatch.setitem(sys.modules, "PySide6", None)
+    code, out, err = run(["tray", "--source", "7"], capsys)  # no such camera: not opened
+    assert (code, out) == (2, "")
+    assert err == 'posture: error: the tray icon needs PySide6: pip install "posture[tray]"\n'
+    assert not (Path(os.environ["POSTURE_HOME"]) / "history.sqlite3").exists()
 
 
 def _actions(
@@ -191,7 +197,7 @@ class Messages:
         self.shown.append((title, message))
 
 
-def _tray(controls: RecordingControls, actions: TrayActions) -> tuple[Any, Messages]:
+def _tray(controls: Any, actions: TrayActions) -> tuple[Any, Messages]:
     from PySide6.QtWidgets import QApplication
 
     from posture.tray_qt import Tray
@@ -213,13 +219,14 @@ def _pixel(image: Any, x: int, y: int) -> str:
 def test_the_icon_is_a_dot_a_ring_or_a_dot_with_a_mark() -> None:
     from posture.tray_qt import draw_icon
 
-    good = draw_icon(LOOKS["good"]).toImage()
-    assert _pixel(good, 32, 32) == _pixel(good, 20, 20) == LOOKS["good"].colour
+    good = draw_icon(LOOKS[State.GOOD]).toImage()
+    assert _pixel(good, 32, 32) == _pixel(good, 20, 20) == LOOKS[State.GOOD].colour
     assert _pixel(good, 1, 1) == "transparent"
-    away = draw_icon(LOOKS["away"]).toImage()
-    assert _pixel(away, 32, 32) == "transparent" and _pixel(away, 32, 8) == LOOKS["away"].colour
-    paused = draw_icon(LOOKS["paused"]).toImage()
-    assert _pixel(paused, 24, 32) == "#ffffff" and _pixel(paused, 32, 32) == LOOKS["paused"].colour
+    away = draw_icon(LOOKS[State.AWAY]).toImage()
+    assert _pixel(away, 32, 32) == "transparent" and _pixel(away, 32, 8) == LOOKS[State.AWAY].colour
+    paused = draw_icon(LOOKS[State.PAUSED]).toImage()
+    assert _pixel(paused, 24, 32) == "#ffffff"
+    assert _pixel(paused, 32, 32) == LOOKS[State.PAUSED].colour
 
 
 @needs_qt
@@ -261,7 +268,7 @@ def test_a_snapshot_from_the_monitors_thread_reaches_the_icon() -> None:
     publisher.join()
     assert _process_until(lambda: "Camera in use" in tray.status_action.text())
     image = tray.icon.icon().pixmap(64, 64).toImage()
-    assert _pixel(image, 32, 8) == LOOKS["camera in use"].colour
+    assert _pixel(image, 32, 8) == LOOKS[State.CAMERA_IN_USE].colour
 
 
 @needs_qt
@@ -333,6 +340,20 @@ def test_the_report_opens_in_the_desktops_browser(tmp_path: Path) -> None:
 
 @needs_qt
 @pytest.mark.usefixtures("qt")
+def test_a_notice_of_the_monitor_becomes_a_tray_message_once() -> None:
+    controls = RecordingControls(State.GOOD)
+    tray, messages = _tray(controls, _actions())
+    why = "kept the profile in use: the new one cannot be loaded (profile 'desk' is corrupt)"
+    controls.publish(State.GOOD, notice=why)
+    controls.publish(State.GOOD)  # the next frame's snapshot: nothing new to say
+    assert _process_until(lambda: bool(messages.shown))
+    _process_until(lambda: False, timeout_s=0.2)  # and the second snapshot too
+    assert messages.shown == [("posture", why)]
+    assert tray.status_action.text() == "Good posture"  # the state line is the state's
+
+
+@needs_qt
+@pytest.mark.usefixtures("qt")
 def test_quit_stops_the_monitor() -> None:
     controls = RecordingControls()
     tray, _ = _tray(controls, _actions())
@@ -353,6 +374,8 @@ class FakeMonitor:
 
     def __call__(self) -> str:
         started = time.monotonic()
+        if self.error is None:
+            self.controls.publish(State.GOOD)  # the source opened: watching
         while self.controls.snapshot.state is not State.STOPPED:
             if self.error is not None:
                 raise self.error
@@ -372,7 +395,7 @@ def test_without_a_display_the_monitor_runs_alone_and_says_so(
     for name in ("DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
-    controls, said = RecordingControls(), []
+    controls, said = RecordingControls(State.STARTING), []
     result = run_with_tray(controls, FakeMonitor(controls, run_s=0.2), _actions(), said.append)
     assert result == "ran out"
     assert said == [
@@ -380,6 +403,12 @@ def test_without_a_display_the_monitor_runs_alone_and_says_so(
         "The monitor runs without one."
     ]
     assert controls.calls == []
+    # A monitor that cannot start says only why: one line, the error's.
+    fresh, said = RecordingControls(State.STARTING), []
+    failing = FakeMonitor(fresh, error=SourceError("camera 0 cannot be opened"))
+    with pytest.raises(SourceError, match="camera 0 cannot be opened"):
+        run_with_tray(fresh, failing, _actions(), said.append)
+    assert said == []
 
 
 @needs_qt
@@ -390,18 +419,19 @@ def test_the_monitor_ending_closes_the_tray_and_its_error_reaches_the_caller(
     from posture.cli.tray import run_with_tray
 
     monkeypatch.setenv("DISPLAY", ":offscreen")  # the app is on the offscreen platform
-    controls, said = RecordingControls(), []
+    controls, said = RecordingControls(State.STARTING), []
     assert run_with_tray(controls, FakeMonitor(controls, run_s=0.3), _actions(), said.append) == (
         "ran out"
     )
     assert said == [
         "No system tray here yet: the monitor runs on, and the icon appears when a tray starts."
     ]
-    fresh = RecordingControls()
+    fresh, said = RecordingControls(State.STARTING), []
     failing = FakeMonitor(fresh, error=SourceError("camera 0 cannot be opened"))
     with pytest.raises(SourceError, match="camera 0 cannot be opened"):
         run_with_tray(fresh, failing, _actions(), said.append)
     assert fresh.calls == [("stop",)]
+    assert said == []  # the error's line alone
 
 
 # -- the menu's actions, from the command line's side ----------------------------------------
@@ -433,13 +463,69 @@ def test_a_refused_calibration_gives_its_reason() -> None:
     assert not missing.ok and missing.message.startswith("cannot run /nonexistent/posture")
 
 
-def test_recalibrate_runs_the_real_calibration_on_the_monitors_source(tmp_path: Path) -> None:
+def test_recalibrate_runs_the_real_calibration_then_has_the_monitor_reload_it() -> None:
     from posture.cli.tray import default_actions
+    from posture.control import Controls, Reload
 
-    result = default_actions(str(UPRIGHT_PHOTO.parent), "desk").recalibrate()
-    assert result.ok, result.message
-    assert result.message.startswith("Saved profile 'desk' from ")
-    assert (Path(os.environ["POSTURE_HOME"]) / "profiles" / "desk.json").is_file()
+    with Controls() as controls:
+        result = default_actions(controls, str(UPRIGHT_PHOTO.parent), "desk").recalibrate()
+        assert result.ok, result.message
+        assert result.message.startswith("Saved profile 'desk' from ")
+        assert (Path(os.environ["POSTURE_HOME"]) / "profiles" / "desk.json").is_file()
+        (reload,) = controls.take_commands()
+        assert isinstance(reload, Reload)
+        judge = reload.load()  # what the monitor calls between two frames
+        assert judge.profile is not None and judge.profile.name == "desk"
+
+
+@needs_qt
+@pytest.mark.usefixtures("qt")
+def test_recalibrating_from_the_tray_pauses_the_monitor_which_resumes_on_the_new_profile() -> None:
+    """The tray's menu item, the real calibration (on the sample photos) and the real
+    monitor (on a recording and the fake pose model) together."""
+    from posture.cli.tray import default_actions
+    from posture.control import Controls
+    from posture.monitor import Monitor
+    from posture.scoring import Scorer
+    from tests.fakes import UPRIGHT, Estimators, Recording, profile_of
+
+    snapshots: list[Any] = []
+    with Controls() as controls:
+        controls.subscribe(snapshots.append)
+        runner = Monitor(
+            lambda: Recording([UPRIGHT] * 600, step_ms=100),  # a minute, replayed in real time
+            Scorer(profile_of()),
+            estimator=Estimators(),
+            controls=controls,
+        )
+        thread = threading.Thread(target=runner.run)
+        thread.start()
+        try:
+            actions = default_actions(controls, str(UPRIGHT_PHOTO.parent), None)
+            tray, messages = _tray(controls, actions)
+            assert _process_until(lambda: controls.snapshot.state is State.GOOD)
+            tray.recalibrate_action.trigger()
+            assert _process_until(lambda: bool(messages.shown[1:]), timeout_s=60)
+            assert messages.shown[1][0] == "Recalibrated", messages.shown
+            assert _process_until(lambda: snapshots[-1].state is not State.PAUSED)
+            assert runner.profile_name == "default"  # judged against the new profile
+        finally:
+            controls.stop()
+            thread.join(10)
+    paused = [(s.state, s.reason) for s in snapshots if s.state is State.PAUSED]
+    assert paused == [(State.PAUSED, RECALIBRATING)]
+    resumed = snapshots[snapshots.index(next(s for s in snapshots if s.state is State.PAUSED)) + 1]
+    assert (resumed.state, resumed.reason) == (State.STARTING, "resuming")
+
+
+def test_a_calibration_that_failed_leaves_the_monitors_profile_alone(tmp_path: Path) -> None:
+    from posture.cli.tray import default_actions
+    from posture.control import Controls
+
+    with Controls() as controls:
+        result = default_actions(controls, str(tmp_path), "desk").recalibrate()  # empty folder
+        assert not result.ok and "desk" not in result.message
+        assert controls.take_commands() == []
 
 
 def test_todays_report_page_is_written_in_the_data_folder() -> None:
@@ -588,7 +674,7 @@ def _pixels_near(
 
 
 def _wait_for_look(
-    desktop: XDesktop, state: str, timeout_s: float = 15.0
+    desktop: XDesktop, state: State, timeout_s: float = 15.0
 ) -> tuple[Any, list[tuple[int, int]]]:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -669,7 +755,7 @@ def test_the_tray_shows_the_state_and_its_menu_pauses_and_resumes(
     x_desktop.start_tray_host()
     harness = Harness(x_desktop, tmp_path)
     try:
-        image, green = _wait_for_look(x_desktop, "good")
+        image, green = _wait_for_look(x_desktop, State.GOOD)
         image.save(tmp_path / "1-good.png")
         assert len(green) >= 40, f"no green icon in the tray (screenshot {tmp_path / '1-good.png'})"
         xs, ys = [x for x, _ in green], [y for _, y in green]
@@ -677,22 +763,22 @@ def test_the_tray_shows_the_state_and_its_menu_pauses_and_resumes(
         assert max(xs) - min(xs) <= 32 and max(ys) - min(ys) <= 32  # one icon, tray-sized
 
         harness.send("state slouching")
-        image, orange = _wait_for_look(x_desktop, "slouching")
+        image, orange = _wait_for_look(x_desktop, State.SLOUCHING)
         image.save(tmp_path / "2-slouching.png")
-        assert len(orange) >= 40 and not _pixels_near(image, LOOKS["good"].colour)
+        assert len(orange) >= 40 and not _pixels_near(image, LOOKS[State.GOOD].colour)
 
         _menu(x_desktop, icon, "3")
         assert harness.expect("call") == ["pause", 30, "paused"]
-        image, blue = _wait_for_look(x_desktop, "paused")
+        image, blue = _wait_for_look(x_desktop, State.PAUSED)
         image.save(tmp_path / "3-paused.png")
-        assert len(blue) >= 40 and not _pixels_near(image, LOOKS["slouching"].colour)
+        assert len(blue) >= 40 and not _pixels_near(image, LOOKS[State.SLOUCHING].colour)
         assert _pixels_near(image, "#ffffff"), "the pause mark is missing"
 
         _menu(x_desktop, icon, "r")
         assert harness.expect("call") == ["resume"]
-        image, green = _wait_for_look(x_desktop, "good")
+        image, green = _wait_for_look(x_desktop, State.GOOD)
         image.save(tmp_path / "4-resumed.png")
-        assert len(green) >= 40 and not _pixels_near(image, LOOKS["paused"].colour)
+        assert len(green) >= 40 and not _pixels_near(image, LOOKS[State.PAUSED].colour)
 
         _menu(x_desktop, icon, "p")
         page = harness.expect("report")
@@ -722,7 +808,7 @@ def test_without_a_tray_the_monitor_runs_on_and_the_icon_comes_with_a_tray(
     try:
         assert harness.expect("say").startswith("No system tray here yet")
         x_desktop.start_tray_host()
-        _, green = _wait_for_look(x_desktop, "good")
+        _, green = _wait_for_look(x_desktop, State.GOOD)
         assert len(green) >= 40, "the icon did not come when the tray started"
         harness.process.send_signal(signal.SIGTERM)  # as a logout does
         assert harness.expect("call") == ["stop"]
@@ -730,6 +816,59 @@ def test_without_a_tray_the_monitor_runs_on_and_the_icon_comes_with_a_tray(
     finally:
         errors = harness.close()
     assert harness.process.returncode == 0, errors
+
+
+def test_posture_tray_on_the_real_monitor_shows_the_state_pauses_and_resumes(
+    x_desktop: XDesktop, tmp_path: Path
+) -> None:
+    """The command itself: `posture tray` on the real monitor and pose model, watching
+    the webcam of tests/webcam (a person sitting upright), in trayer's X11 tray; its
+    menu pauses (the camera is let go), resumes and quits."""
+    from tests.webcam import Lines, camera_events, start_posture, webcam_env
+
+    x_desktop.start_tray_host()
+    log = tmp_path / "camera.log"
+    env = webcam_env(x_desktop.env, tmp_path / "home", log)
+    # No system bus of the machine's: its suspends are none of this test's business.
+    env["DBUS_SYSTEM_BUS_ADDRESS"] = f"unix:path={tmp_path / 'no-system-bus'}"
+    process = start_posture(["tray", "--quiet", "--notifier", "none"], env)
+    err = Lines(process.stderr)
+    try:
+        image, green = _wait_for_look(x_desktop, State.GOOD, timeout_s=60)
+        image.save(tmp_path / "1-good.png")
+        assert len(green) >= 40, f"no green icon ({tmp_path / '1-good.png'}):\n{err.text}"
+        xs, ys = [x for x, _ in green], [y for _, y in green]
+        icon = ((min(xs) + max(xs)) // 2, (min(ys) + max(ys)) // 2)
+
+        _menu(x_desktop, icon, "3")  # Pause for 30 minutes
+        image, blue = _wait_for_look(x_desktop, State.PAUSED)
+        image.save(tmp_path / "2-paused.png")
+        assert len(blue) >= 40 and _pixels_near(image, "#ffffff"), err.text
+        assert not _pixels_near(image, LOOKS[State.GOOD].colour)
+        assert _eventually(lambda: camera_events(log) == ["open 0", "release"]), err.text
+
+        _menu(x_desktop, icon, "r")  # Resume
+        image, green = _wait_for_look(x_desktop, State.GOOD, timeout_s=30)
+        image.save(tmp_path / "3-resumed.png")
+        assert len(green) >= 40 and not _pixels_near(image, LOOKS[State.PAUSED].colour)
+        assert camera_events(log)[2:] == ["open 0"]
+
+        _menu(x_desktop, icon, "q")  # Quit
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0, err.rest()
+    assert camera_events(log)[-1] == "release"
+    assert "Session:" in out and "Paused " in out, out
+
+
+def _eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
 
 
 # -- for real: a StatusNotifierItem host (KDE, GNOME's AppIndicator extension, waybar) --------
@@ -860,14 +999,15 @@ def test_a_status_notifier_host_shows_the_state_and_its_menu_pauses_and_resumes(
             assert client.item_property(item, "Status") == "Active"
             _icon_name, _pixmaps, title, _description = client.item_property(item, "ToolTip")
             assert title == "posture: Good posture\nToday's score: 82 / 100"
-            assert _centre_colour(client.item_property(item, "IconPixmap")) == LOOKS["good"].colour
+            good = LOOKS[State.GOOD].colour
+            assert _centre_colour(client.item_property(item, "IconPixmap")) == good
             menu = _menu_items(client, item)
             assert menu["Good posture"] == (menu["Good posture"][0], False)  # information only
             assert not menu["_Resume"][1]
 
             _click(client, item, "Pause for _30 minutes")
             assert harness.expect("call") == ["pause", 30, "paused"]
-            paused = LOOKS["paused"].colour
+            paused = LOOKS[State.PAUSED].colour
             deadline = time.monotonic() + 10
             while _centre_colour(client.item_property(item, "IconPixmap")) != paused:
                 if time.monotonic() > deadline:

@@ -35,6 +35,7 @@ COMMANDS = {
     "evaluate": ("posture.cli.evaluate", "evaluate_command"),
     "monitor": ("posture.cli.monitor", "monitor"),
     "demo": ("posture.cli.monitor", "demo"),
+    "tray": ("posture.cli.tray", "tray"),
     "config": ("posture.cli.config", "config"),
     "report": ("posture.cli.report", "report"),
     "pain": ("posture.cli.report", "pain"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -33,7 +35,7 @@ from posture.cli.common import (
 )
 from posture.cli.report import show_report
 from posture.config import MAX_FPS, MIN_FPS, MonitorConfig, load_config
-from posture.control import Controls, Snapshot, State
+from posture.control import Controllable, Controls, Snapshot, say_once_watching
 from posture.errors import DemoHomeError, SourceError
 from posture.history import MinuteRow, day_bounds
 from posture.instance import InstanceLock
@@ -45,9 +47,12 @@ from posture.preview import PreviewWindow
 from posture.provisional import LearningScorer
 from posture.records import NullRecorder
 from posture.scoring import Judge, Scorer
+from posture.screen import ScreenWatcher
 from posture.sources import open_source
 from posture.store import HistoryStore
 from posture.vocabulary import Verdict
+
+log = logging.getLogger(__name__)
 
 # Ctrl+C, `kill`, and the terminal closing (SIGHUP) all stop the monitor the same way.
 STOP_SIGNALS = tuple(
@@ -56,7 +61,7 @@ STOP_SIGNALS = tuple(
 
 
 @contextlib.contextmanager
-def stop_on_signals(controls: Controls) -> Iterator[Controls]:
+def stop_on_signals(controls: Controllable) -> Iterator[Controllable]:
     """Ctrl+C, SIGTERM or SIGHUP stop the monitor through its controls, so it flushes the
     history, closes the session and summarises (`Controls.stop` is safe in a handler)."""
     previous = {}
@@ -181,94 +186,122 @@ def _scorer_for(profile_name: str | None) -> tuple[Judge, str | None, str | None
         )
         return LearningScorer(), None, notice
     profile = store.load(name)
-    notice = None
     if profile.forced:
-        notice = (
+        return (
+            Scorer(profile),
+            profile.name,
             f"Note: profile {profile.name!r} was kept with --force although it did not look "
-            f"upright; `{command_name()} calibrate` sitting tall gives fairer verdicts."
+            f"upright; `{command_name()} calibrate` sitting tall gives fairer verdicts.",
         )
-    return Scorer(profile), profile.name, notice
+    return Scorer(profile), profile.name, None
 
 
-def announce_once(console: Console, notice: str) -> Callable[[Snapshot], None]:
-    """A snapshot listener that prints `notice` when the monitor first watches someone:
-    after the source opened, so that a failure to open stays one line."""
-    said = threading.Event()
+def saved_judge(profile_name: str | None) -> Scorer:
+    """The judge of the saved profile `profile_name` ('default' when None): what a
+    monitor reloads after a recalibration. Raises `ProfileError` when it cannot be read."""
+    return Scorer(profile_store().load(profile_name or DEFAULT_PROFILE_NAME))
 
-    def listen(snapshot: Snapshot) -> None:
-        if snapshot.state in (State.STARTING, State.STOPPED) or said.is_set():
-            return
-        said.set()
-        console.print(notice)
 
-    return listen
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def monitor_options(command: F) -> F:
+    """The options `posture monitor` and `posture tray` share."""
+    options = [
+        source_option("A camera index, or a recorded video or folder of images to replay."),
+        click.option(
+            "--profile",
+            "profile_name",
+            metavar="NAME",
+            help="Calibrated profile to judge against [default: 'default' if it exists].",
+        ),
+        click.option(
+            "--fps",
+            type=FiniteFloatRange(min=MIN_FPS, max=MAX_FPS),
+            help="Frames analysed per second [default: 2, or as configured].",
+        ),
+        click.option(
+            "--notifier",
+            "notifier_choice",
+            type=click.Choice(NOTIFIER_CHOICES),
+            help="Where nudges go [default: auto (desktop if available, else this terminal)].",
+        ),
+        click.option(
+            "--speed",
+            type=ReplaySpeed(),
+            default=1.0,
+            show_default=True,
+            help="Replay speed for files (1 = real time, 0 = as fast as possible).",
+        ),
+        click.option(
+            "--snooze",
+            "snoozed_at_start_min",
+            type=FiniteFloatRange(min=0),
+            default=0.0,
+            help="Start with nudges paused for this many minutes.",
+        ),
+        click.option("--quiet", is_flag=True, help="No live status line."),
+        click.option(
+            "--no-history", is_flag=True, help="Do not record this session in the history."
+        ),
+        click.option(
+            "--record",
+            is_flag=True,
+            help="Record a replayed file in the history too, filed in the minutes just before "
+            "the replay began, never in the future (a camera session is always recorded, "
+            "unless --no-history).",
+        ),
+        click.option(
+            "--no-lock-pause",
+            is_flag=True,
+            help="Go on watching the camera while the screen is locked, the screen saver is on "
+            "or the computer goes to sleep (by default the monitor then pauses, frees the "
+            "camera and counts the time as a break; Linux).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    """What `posture monitor` or `posture tray` was asked for, as given."""
+
+    source_spec: str
+    profile_name: str | None
+    fps: float | None
+    notifier_choice: str | None
+    speed: float
+    snoozed_at_start_min: float
+    quiet: bool
+    no_history: bool
+    record: bool
+    no_lock_pause: bool
+    preview: bool = False
+
+
+# Runs the monitor's loop (the second argument) under something, and returns its summary:
+# `posture tray` runs it under the tray icon.
+Host = Callable[[Controls, Callable[[], MonitorSummary]], MonitorSummary]
 
 
 @click.command()
-@source_option("A camera index, or a recorded video or folder of images to replay.")
-@click.option(
-    "--profile",
-    "profile_name",
-    metavar="NAME",
-    help="Calibrated profile to judge against [default: 'default' if it exists].",
-)
-@click.option(
-    "--fps",
-    type=FiniteFloatRange(min=MIN_FPS, max=MAX_FPS),
-    help="Frames analysed per second [default: 2, or as configured].",
-)
-@click.option(
-    "--notifier",
-    "notifier_choice",
-    type=click.Choice(NOTIFIER_CHOICES),
-    help="Where nudges go [default: auto (desktop if available, else this terminal)].",
-)
-@click.option(
-    "--speed",
-    type=ReplaySpeed(),
-    default=1.0,
-    show_default=True,
-    help="Replay speed for files (1 = real time, 0 = as fast as possible).",
-)
-@click.option(
-    "--snooze",
-    "snoozed_at_start_min",
-    type=FiniteFloatRange(min=0),
-    default=0.0,
-    help="Start with nudges paused for this many minutes.",
-)
-@click.option("--quiet", is_flag=True, help="No live status line.")
-@click.option("--no-history", is_flag=True, help="Do not record this session in the history.")
-@click.option(
-    "--record",
-    is_flag=True,
-    help="Record a replayed file in the history too, filed in the minutes just before the "
-    "replay began, never in the future (a camera session is always recorded, unless "
-    "--no-history).",
-)
+@monitor_options
 @click.option(
     "--preview",
     is_flag=True,
     help="Show the picture with the skeleton and verdict in a window (needs a display).",
 )
-def monitor(
-    source_spec: str,
-    profile_name: str | None,
-    fps: float | None,
-    notifier_choice: str | None,
-    speed: float,
-    snoozed_at_start_min: float,
-    quiet: bool,
-    no_history: bool,
-    record: bool,
-    preview: bool,
-) -> None:
+def monitor(**options: Any) -> None:
     """Watch your posture in the background and nudge when it matters.
 
     Samples the camera a couple of times a second, judges each frame against
     your calibrated upright posture, and reminds you (sit back, chin in, screen
     at eye level, stand up and move) when bad posture lasts 30 s or a break is
     due after 45 min. Away from the desk: no nudges, and it counts as a break.
+    While the screen is locked or the computer sleeps, a camera is let go and
+    the time counts as a break (Linux; --no-lock-pause to go on watching).
     In a terminal, press Enter to snooze nudges for 30 minutes, q and Enter to
     quit; Ctrl+C, closing the terminal or SIGTERM also stop it, with a summary.
     One monitor runs per data folder. A replayed file is recorded in the history
@@ -278,20 +311,36 @@ def monitor(
     `posture config show`. Flags win over the environment, which wins over
     the file.
     """
-    if record and no_history:
+    run_monitor(MonitorOptions(**options))
+
+
+def run_monitor(options: MonitorOptions, host: Host | None = None) -> None:
+    """`posture monitor` (or, with a `host`, `posture tray`), from its options to the summary."""
+    if options.record and options.no_history:
         raise click.UsageError("--record and --no-history contradict each other: choose one")
     out, err = stdout(), stderr()
-    config, _ = load_config({"fps": fps, "notifier": notifier_choice})
-    camera = source_spec.strip().isdigit()
+    config, _ = load_config({"fps": options.fps, "notifier": options.notifier_choice})
+    camera = options.source_spec.strip().isdigit()
     # A replay is not today's sitting: it is recorded only when asked.
-    recorded = (camera or record) and not no_history
+    recorded = (camera or options.record) and not options.no_history
     # One monitor per data folder: a second would count every minute twice and nudge
     # twice. Taken first, so a refused monitor touches nothing.
-    lock = InstanceLock(data_dir(), _watching(source_spec))
-    run = _Run(source_spec, profile_name, speed, snoozed_at_start_min, quiet, recorded, preview)
+    lock = InstanceLock(data_dir(), _watching(options.source_spec))
+    run = _Run(
+        options.source_spec,
+        options.profile_name,
+        options.speed,
+        options.snoozed_at_start_min,
+        options.quiet,
+        recorded,
+        options.preview,
+        # Only a camera is let go while nobody can be at the screen: a recording's
+        # posture does not depend on it.
+        watch_screen=camera and not options.no_lock_pause,
+    )
     with lock if camera or recorded else contextlib.nullcontext():
-        summary = _monitor_session(run, config)
-    if err.is_terminal and not quiet:
+        summary = _monitor_session(run, config, host)
+    if err.is_terminal and not options.quiet:
         err.file.write("\n")
     print_summary(summary, out)
 
@@ -313,9 +362,41 @@ class _Run:
     quiet: bool
     recorded: bool
     preview: bool
+    watch_screen: bool  # pause while the screen is locked or the computer sleeps
 
 
-def _monitor_session(run: _Run, config: MonitorConfig) -> MonitorSummary:
+@contextlib.contextmanager
+def screen_watched(controls: Controls, watch: bool) -> Iterator[ScreenWatcher | None]:
+    """The screen-lock watcher pausing the monitor while nobody can be at the screen.
+
+    What it watches, and why it watches nothing where there is no D-Bus, is logged
+    (`posture --verbose monitor` shows it): the monitor runs the same without it.
+    """
+    if not watch:
+        yield None
+        return
+    watcher = ScreenWatcher(controls)
+    watcher.start()
+    log.info("pausing when away: watching %s", ", ".join(watcher.watching) or "nothing")
+    for problem in watcher.problems:
+        log.info("pausing when away: %s", problem)
+    try:
+        yield watcher
+    finally:
+        watcher.stop()
+
+
+def say_notices(console: Console) -> Callable[[Snapshot], None]:
+    """A snapshot listener that prints the monitor's notices (a profile not reloaded)."""
+
+    def listen(snapshot: Snapshot) -> None:
+        if snapshot.notice:
+            console.print(f"posture: {snapshot.notice}", markup=False, highlight=False)
+
+    return listen
+
+
+def _monitor_session(run: _Run, config: MonitorConfig, host: Host | None) -> MonitorSummary:
     """One monitoring session, from opening the history to the loop's end."""
     out, err = stdout(), stderr()
     window = PreviewWindow() if run.preview else None
@@ -323,7 +404,12 @@ def _monitor_session(run: _Run, config: MonitorConfig) -> MonitorSummary:
     notifier = make_notifier(config.notifier, out)
     settings = MonitorSettings(fps=config.fps, speed=run.speed, policy=config.policy())
     history = HistoryStore() if run.recorded else contextlib.nullcontext(NullRecorder())
-    with history as recorder, Controls() as controls, stop_on_signals(controls):
+    with (
+        history as recorder,
+        Controls() as controls,
+        stop_on_signals(controls),
+        screen_watched(controls, run.watch_screen),
+    ):
         runner = Monitor(
             lambda: open_throttled(run.source_spec, config.fps),
             scorer,
@@ -338,13 +424,14 @@ def _monitor_session(run: _Run, config: MonitorConfig) -> MonitorSummary:
             earlier_today=_earlier_today(recorder),
         )
         if notice:
-            controls.subscribe(announce_once(err, notice))
+            say_once_watching(controls, err.print, notice)
+        controls.subscribe(say_notices(err))
         if run.snoozed_at_start_min:
             controls.snooze(run.snoozed_at_start_min)
         # Enter snoozes for the configured time, whatever --snooze said for the start.
         listen_for_keys(controls, config.snooze_minutes, err)
         try:
-            return runner.run()
+            return runner.run() if host is None else host(controls, runner.run)
         finally:
             notifier.close()
             if window is not None:
