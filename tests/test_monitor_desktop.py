@@ -10,6 +10,7 @@ with the real pose model, on the stand-in webcam of tests/webcam.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -320,5 +321,6 @@ def test_posture_monitor_lets_the_camera_go_while_the_screen_is_locked(
             out, _ = process.communicate(timeout=30)
     assert process.returncode == 0, err.rest()
     assert camera_events(log) == ["open 0", "release", "open 0", "release"]
-    paused = [line for line in out.splitlines() if line.startswith("Paused ")]
-    assert paused in (["Paused 2 s."], ["Paused 3 s."]), out
+    # Locked 2 s, and paused until the first judged frame after the reopening.
+    (paused,) = [line for line in out.splitlines() if line.startswith("Paused ")]
+    assert re.fullmatch(r"Paused \d s\.", paused) and 2 <= int(paused.split()[1]) <= 6, out

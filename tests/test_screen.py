@@ -305,7 +305,7 @@ def test_a_monitor_that_does_not_pause_holds_up_a_suspend_a_few_seconds_at_most(
         logind.sleep(True)
         started = time.monotonic()
         assert _eventually(lambda: not logind.inhibitor_held(0))
-        assert 0.25 <= time.monotonic() - started < 3
+        assert 0.2 <= time.monotonic() - started < 3  # from the signal on: 0.3 s
 
 
 def _eventually(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
