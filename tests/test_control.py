@@ -12,7 +12,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from posture.control import Controls, Pause, Resume, Snapshot, Snooze, State
+from posture.control import (
+    Controls,
+    Pause,
+    Reload,
+    Resume,
+    Snapshot,
+    Snooze,
+    State,
+    say_once_watching,
+)
 
 NOON = datetime(2026, 11, 24, 12, 0).astimezone()
 
@@ -130,3 +139,41 @@ def test_a_fake_sleep_stands_in_for_waiting_on_a_fake_clock():
         assert controls.wait(2.5) is False and now[0] == 2.5
         controls.resume()
         assert controls.wait(2.5) is True and now[0] == 2.5  # pending: no sleep at all
+
+
+def test_a_reload_is_a_command_in_its_turn_carrying_its_loader(controls):
+    def load():
+        raise AssertionError("the monitor calls it, not the controls")
+
+    controls.pause(None, reason="recalibrating")
+    controls.reload_profile(load)
+    controls.resume()
+    assert controls.take_commands() == [Pause(None, "recalibrating"), Reload(load), Resume()]
+
+
+@pytest.mark.parametrize("subscribed_after", [False, True], ids=["before", "after"])
+def test_a_line_is_said_once_the_monitor_watches_and_only_once(controls, subscribed_after):
+    said = []
+
+    def snapshot(state):
+        return Snapshot(state, None, None, None, None, "", NOON)
+
+    if subscribed_after:
+        controls.publish(snapshot(State.GOOD))
+    else:
+        say_once_watching(controls, said.append, "no tray icon")
+        controls.publish(snapshot(State.STARTING))  # the source is not open yet
+        assert said == []
+        controls.publish(snapshot(State.AWAY))
+    if subscribed_after:
+        say_once_watching(controls, said.append, "no tray icon")
+    controls.publish(snapshot(State.SLOUCHING))
+    controls.publish(snapshot(State.STOPPED))
+    assert said == ["no tray icon"]
+
+
+def test_nothing_is_said_when_the_monitor_stops_before_it_watched(controls):
+    said = []
+    say_once_watching(controls, said.append, "no tray icon")
+    controls.publish(Snapshot(State.STOPPED, None, None, None, None, "stopped", NOON))
+    assert said == []
