@@ -27,6 +27,12 @@ between frames and wakes from any wait the moment one arrives. A pause frees the
 camera (a recording keeps its place); the loop publishes a `Snapshot` after every
 judged sample and every change of state.
 
+Sharing (posture.camera_share): when another program opens the camera (a video
+call), the loop releases it at once and waits, publishing `State.CAMERA_IN_USE`
+("camera in use by zoom"), until the device has been free for `FREE_SETTLE_S`; a
+camera that fails to open or to deliver while another program holds it is that
+too, not a fault. The time is a gap (a break, if long), never presence.
+
 Faults: a camera that disappears mid-run (unplugged, taken by a video call) is
 reported once and reopened with backoff; the gap is not counted as presence.
 The recorder is flushed, and the session closed, however the loop ends.
@@ -43,6 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from posture.camera_share import CameraShare, describe
 from posture.config import MAX_FPS, MIN_FPS
 from posture.control import Controls, Pause, Snapshot, Snooze, State
 from posture.errors import SourceError
@@ -60,7 +67,14 @@ from posture.scoring import (
     VerdictSmoother,
     ViewCheck,
 )
-from posture.sources import CameraLostError, Frame, FrameSource, Pace, VideoFileSource
+from posture.sources import (
+    CameraLostError,
+    CameraOpenError,
+    Frame,
+    FrameSource,
+    Pace,
+    VideoFileSource,
+)
 from posture.timeline import LiveTimeline, Reading, ReplayTimeline, local_now
 from posture.vocabulary import Verdict, View
 
@@ -74,6 +88,12 @@ MAX_SAMPLE_S = 5.0
 RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 # A paused monitor looks at the wall clock this often (a command wakes it at once).
 PAUSE_CHECK_S = 60.0
+# While another program has the camera: it must have been free this long before the
+# monitor opens it again (programs often open a camera, close it and open it again
+# while they set up a call), and who holds it is read again at least this often (the
+# watch wakes the loop at every close; without inotify this is the only look).
+FREE_SETTLE_S = 2.0
+BUSY_CHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -276,6 +296,8 @@ class Status:
     day_score: float | None = None
     # What the verdicts are judged against, when worth saying ("learning your posture").
     note: str | None = None
+    # The state's word when the monitor is not judging ("camera in use"), else the verdict.
+    label: str | None = None
 
     def line(self) -> str:
         """One line: state and time in it, then the scores now, today and this session."""
@@ -283,7 +305,7 @@ class Status:
         def shown(value: float | None) -> str:
             return "--" if value is None else f"{value:.0f}"
 
-        state = "away" if self.verdict is Verdict.NO_PERSON else self.verdict.value
+        state = self.label or ("away" if self.verdict is Verdict.NO_PERSON else self.verdict.value)
         snooze = "  (nudges snoozed)" if self.snoozed else ""
         if self.note:
             snooze += f"  ({self.note})"
@@ -312,6 +334,9 @@ class Monitor:
       published `Snapshot`s; one is made if none is given.
     - `earlier_today`: the history's minutes of the day so far, so that the status
       line can show today's score and not only this run's.
+    - `camera_share`: makes the watch on camera N's device that hands the camera to
+      other programs (`posture.camera_share`), given a function that wakes the loop;
+      None where there is no device to watch.
     """
 
     def __init__(
@@ -331,6 +356,9 @@ class Monitor:
         profile_name: str | None = None,
         preview: Callable[[Frame, PoseResult, Assessment], None] | None = None,
         earlier_today: Sequence[MinuteRow] = (),
+        camera_share: Callable[[int, Callable[[], None]], CameraShare | None] = (
+            CameraShare.for_camera
+        ),
     ) -> None:
         self.open_source = open_source
         self.scorer = scorer
@@ -361,6 +389,10 @@ class Monitor:
         self._gap: _Gap | None = None  # time not watched, open until the next sample
         self._pause: _Pause | None = None
         self._held_s = 0.0  # time a replay spent paused in place: its pace stands still
+        self.camera_share = camera_share
+        self._share: CameraShare | None = None  # the watch on the camera, once known
+        self._share_index: int | None = None
+        self._busy: _Busy | None = None  # another program has the camera
         profile = scorer.profile
         self.view_check = ViewCheck(profile.view) if profile is not None else None
 
@@ -388,6 +420,8 @@ class Monitor:
             self.recorder.end_session(timeline.wall(end_s))
             self.summary.duration_s = end_s
             self.summary.judged_note = self.scorer.note()
+        if self._share is not None:
+            self._share.close()
         self._publish(State.STOPPED, "stopped")
         if self._owns_controls:
             self.controls.close()
@@ -398,16 +432,27 @@ class Monitor:
             if self._pause is not None:
                 self._wait_while_paused()
                 continue
+            if self._busy is not None:
+                self._wait_while_busy()
+                continue
             try:
                 with self.open_source() as source:
+                    index = getattr(source, "camera_index", None)
+                    if source.live and isinstance(index, int):
+                        self._watch_camera(index)
                     self._begin(source)
                     retries = 0
                     if self._watch(source):
                         return  # a recording ended, or stop
             except CameraLostError as error:
-                self._camera_lost(error, retries)
-                retries += 1
-            except SourceError:
+                if not self._camera_taken():
+                    self._camera_lost(error, retries)
+                    retries += 1
+            except SourceError as error:
+                if isinstance(error, CameraOpenError):
+                    self._watch_camera(error.camera_index)
+                    if self._camera_taken():
+                        continue  # another program has it: that is no error
                 if self._timeline is None:
                     raise  # never opened: the user's error, reported by the CLI
                 self._camera_lost(None, retries)
@@ -457,7 +502,7 @@ class Monitor:
                 self._analyse(frame, reading.loop_s, estimator, adaptive)
         if self._pause is not None and not self.controls.stopped and self._gap is None:
             self._gap = _Gap(self._last_now_s or 0.0, "paused")
-        return self.controls.stopped or self._pause is None
+        return self.controls.stopped or (self._pause is None and self._busy is None)
 
     def _read(self, frame: Frame) -> Reading:
         timeline = self._timeline
@@ -509,7 +554,11 @@ class Monitor:
                 self._publish(State.PAUSED, command.reason)
             elif self._pause is not None:
                 self._resume()
-        return self.controls.stopped or self._pause is not None
+        if self._busy is None and self._pause is None and self._share is not None:
+            holder = self._share.take_wanted()
+            if holder is not None:
+                self._enter_busy(describe([holder]))
+        return self.controls.stopped or self._pause is not None or self._busy is not None
 
     def _leave(self, live: bool) -> bool:
         """After `_apply_commands` said stop or pause: True if the source must be left.
@@ -543,6 +592,82 @@ class Monitor:
             # Wake now and then to read the wall clock: a suspend can pass a pause's end.
             self.controls.wait(min(remaining, PAUSE_CHECK_S))
             self._apply_commands()
+
+    # -- sharing the camera ------------------------------------------------------------------
+
+    def _watch_camera(self, index: int) -> None:
+        """Watch camera `index`'s device for other programs (once per camera)."""
+        if self._share_index == index:
+            return
+        if self._share is not None:
+            self._share.close()
+        self._share = self.camera_share(index, self.controls.wake)
+        self._share_index = index
+
+    def _camera_taken(self) -> bool:
+        """After the camera failed: True, and waiting begins, if another program has it."""
+        if self._share is None:
+            return False
+        holders = self._share.holders()
+        if not holders:
+            return False
+        self._enter_busy(describe(holders))
+        return True
+
+    def _enter_busy(self, reason: str) -> None:
+        """Another program has the camera: leave it, and count the time as not watched."""
+        self._busy = _Busy(self.clock(), reason)
+        if self._timeline is not None:
+            if self._gap is None:
+                self._gap = _Gap(self._last_now_s or 0.0, "in use")
+            elif self._gap.cause == "camera":  # lost, then found in another's hands
+                self._gap = _Gap(self._gap.start_s, "in use")
+        log.info("%s: waiting until it is free", reason)
+        self._publish(State.CAMERA_IN_USE, reason)
+
+    def _wait_while_busy(self) -> None:
+        """Wait, quietly, until the camera has been free for FREE_SETTLE_S (or a pause
+        or a stop comes); the watch wakes the wait whenever someone closes it."""
+        assert self._share is not None
+        free_since: float | None = None
+        while self._busy is not None and self._pause is None and not self.controls.stopped:
+            holders, now = self._share.holders(), self.clock()
+            if holders:
+                free_since = None
+                reason = describe(holders)
+                if reason != self._busy.reason:
+                    self._busy = _Busy(self._busy.since_s, reason)
+                    self._publish(State.CAMERA_IN_USE, reason)
+                wait_s = BUSY_CHECK_S
+            else:
+                free_since = now if free_since is None else free_since
+                wait_s = FREE_SETTLE_S - (now - free_since)
+                if wait_s <= 0:
+                    self._busy = None
+                    self._share.take_wanted()  # opens seen while waiting are history
+                    self._publish(State.STARTING, "camera free again")
+                    return
+            self._idle_status("camera in use", self._busy.reason, now - self._busy.since_s)
+            self.controls.wait(wait_s)
+            self._apply_commands()
+
+    def _idle_status(self, label: str, note: str, in_state_s: float) -> None:
+        """The status line while nothing is judged: the state, how long, the scores."""
+        if self.status is None:
+            return
+        self.status(
+            Status(
+                now_s=self._loop_now() if self._timeline is not None else 0.0,
+                verdict=Verdict.NO_PERSON,
+                now_score=None,
+                in_state_s=in_state_s,
+                session_score=self.summary.score,
+                snoozed=False,
+                day_score=self.summary.day_score,
+                note=note,
+                label=label,
+            )
+        )
 
     def _resume(self) -> None:
         """The pause ends (resumed, or its time is up): judging again from the next frame."""
@@ -678,6 +803,14 @@ class _Gap:
     start_s: float
     cause: str
     jump_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Busy:
+    """Another program has the camera since a monotonic instant; `reason` names it."""
+
+    since_s: float
+    reason: str
 
 
 @dataclass(frozen=True)

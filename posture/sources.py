@@ -118,6 +118,15 @@ class CameraLostError(SourceError):
     laptop lid closed). Distinct from failing to open, so the monitor can wait and retry."""
 
 
+class CameraOpenError(SourceError):
+    """A camera could not be opened (absent, or held by another program). Carries the index,
+    so that the monitor can ask who holds the device (`posture.camera_share`)."""
+
+    def __init__(self, message: str, camera_index: int) -> None:
+        super().__init__(message)
+        self.camera_index = camera_index
+
+
 def _supported_list(extensions: tuple[str, ...]) -> str:
     return ", ".join(extensions)
 
@@ -410,9 +419,10 @@ class CameraSource(SourceBase):
         if not self._capture.isOpened():
             self.close()
             other = 1 if index == 0 else 0  # the usual built-in camera, or the next one
-            raise SourceError(
+            raise CameraOpenError(
                 f"cannot open camera {index}: check that it is connected and not in use by "
-                f"another program (try --source {other} for another camera)"
+                f"another program (try --source {other} for another camera)",
+                index,
             )
         # A request, not a promise: the driver picks the nearest mode it supports.
         self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)

@@ -8,15 +8,19 @@ The monitor, the camera source, the metrics and the scorer run for real on them:
   (`sleep`) and apart when a laptop is suspended or the clock is set (`jump_wall`).
 - `SceneCamera` stands in for `cv2.VideoCapture`: a frame every 1/30 s of the fake
   clock, one driver buffer, pictures from a scene (seconds since opened -> pose), and
-  scripted faults: losing the picture, a `grab` that blocks.
+  scripted faults: losing the picture, a `grab` that blocks. Given a `device` file it
+  holds it open from open to release, as the driver holds /dev/videoN (on
+  `RealClocks`, for the camera-sharing tests, which meet a real second process).
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -135,6 +139,26 @@ class Clocks:
             self.wall += timedelta(seconds=seconds)
 
 
+class RealClocks:
+    """`Clocks`' interface on real time, for tests that meet another process (inotify)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    @property
+    def mono_s(self) -> float:
+        return time.monotonic()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now().astimezone()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+
 class SceneCamera:
     """`cv2.VideoCapture` on fake clocks: 30 fps into a one-frame driver buffer.
 
@@ -145,13 +169,16 @@ class SceneCamera:
 
     def __init__(
         self,
-        clocks: Clocks,
+        clocks: Clocks | RealClocks,
         scene: Callable[[float], int],
         *,
         fails: Callable[[float], bool] = lambda t_s: False,
         block: threading.Event | None = None,
+        device: Path | None = None,
     ) -> None:
         self.clocks = clocks
+        # Held open from open to release, as a driver holds /dev/videoN.
+        self.device = None if device is None else open(device, "rb")
         self.scene = scene
         self.fails = fails
         self.block = block
@@ -206,6 +233,8 @@ class SceneCamera:
 
     def release(self) -> None:
         self.released = True
+        if self.device is not None:
+            self.device.close()
 
 
 class Recording(SourceBase):
