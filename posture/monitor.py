@@ -53,6 +53,7 @@ from posture.camera_share import CameraShare, describe
 from posture.config import MAX_FPS, MIN_FPS
 from posture.control import Controls, Pause, Snapshot, Snooze, State
 from posture.errors import SourceError
+from posture.hints import Hints, picture_problem
 from posture.history import MinuteRow, MinuteTallies, ScoreTally
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
@@ -374,6 +375,7 @@ class Monitor:
         self.engine = NudgeEngine(self.settings.policy)
         self.smoother = VerdictSmoother(self.settings.smoother, clock=clock)
         self.presence = PresenceTracker()
+        self.hints = Hints()
         self.started_at = now()
         self.summary = MonitorSummary(self.started_at, earlier_today=list(earlier_today))
         self.source_name = source_name
@@ -381,7 +383,7 @@ class Monitor:
         self.preview = preview
         self._last_now_s: float | None = None
         self._last_flush_s = 0.0
-        self._state: tuple[Verdict, float] | None = None
+        self._state: tuple[str, float] | None = None  # what the status line shows, since
         self.rate = AdaptiveRate(self.settings)
         self.frames_analysed = 0
         self._shown: Assessment | None = None  # the latest smoothed verdict, for the preview
@@ -529,6 +531,9 @@ class Monitor:
         self.frames_analysed += 1
         metrics = compute_metrics(pose)
         present = self.presence.person_present(frame.t_ms, metrics, pose, frame.image)
+        hint = self.hints.update(now_s, picture_problem(frame.image, pose, metrics))
+        if hint:
+            log.info("%s", hint)
         assessment = self.scorer.assess(metrics, present, t_ms=round(now_s * 1000))
         if adaptive:
             self.rate.update(assessment, self.smoother.verdict)
@@ -730,6 +735,7 @@ class Monitor:
             for event in self.engine.update(at_s, Verdict.NO_PERSON):
                 self._handle(event)
         self.smoother.reset()  # what was seen before says nothing about now
+        self.hints.reset()
         self.summary.gaps.append((gap.cause, max(0.0, now_s - gap.start_s)))
         if gap.cause == "camera":
             self.summary.camera_gaps_s.append(max(0.0, now_s - gap.start_s))
@@ -749,8 +755,13 @@ class Monitor:
             self.recorder.add_break(Break(self._wall(event.start_s), self._wall(event.end_s)))
 
     def _report_status(self, now_s: float, smoothed: Assessment) -> None:
-        if self._state is None or self._state[0] is not smoothed.verdict:
-            self._state = (smoothed.verdict, now_s)
+        state = _STATE_OF.get(smoothed.verdict, State.SLOUCHING)
+        hint = self.hints.current
+        if hint and smoothed.verdict in _UNSEEN:
+            state = State.CAMERA_PROBLEM  # the picture shows no posture: say why
+        shown = state.value if state is State.CAMERA_PROBLEM else smoothed.verdict.value
+        if self._state is None or self._state[0] != shown:
+            self._state = (shown, now_s)
         snoozed = self.engine.snoozed(now_s)
         if self.status is not None:
             self.status(
@@ -762,16 +773,18 @@ class Monitor:
                     session_score=self.summary.score,
                     snoozed=snoozed,
                     day_score=self.summary.day_score,
-                    note=self.scorer.note(),
+                    note=hint or self.scorer.note(),
+                    label=state.value if state is State.CAMERA_PROBLEM else None,
                 )
             )
         reason = (
-            self.summary.view_advice
+            hint
+            or self.summary.view_advice
             or ("nudges snoozed" if snoozed else "")
             or self.scorer.note()
             or ""
         )
-        self._publish(_STATE_OF.get(smoothed.verdict, State.SLOUCHING), reason, smoothed)
+        self._publish(state, reason, smoothed)
 
     def _publish(self, state: State, reason: str, smoothed: Assessment | None = None) -> None:
         pause = self._pause
@@ -793,6 +806,8 @@ class Monitor:
 
 
 _STATE_OF = {Verdict.GOOD: State.GOOD, Verdict.NO_PERSON: State.AWAY}
+# Verdicts that show no posture: with a hint in force, the picture is the problem.
+_UNSEEN = (Verdict.NO_PERSON, Verdict.PERSON_NO_POSE)
 
 
 @dataclass(frozen=True)
