@@ -76,6 +76,7 @@ from posture.sources import (
     Pace,
     VideoFileSource,
 )
+from posture.stale import SetupCheck, checkable
 from posture.timeline import LiveTimeline, Reading, ReplayTimeline, local_now
 from posture.vocabulary import Verdict, View
 
@@ -395,6 +396,11 @@ class Monitor:
         self._share: CameraShare | None = None  # the watch on the camera, once known
         self._share_index: int | None = None
         self._busy: _Busy | None = None  # another program has the camera
+        # Whether the profile's camera set-up still fits (posture.stale), per profile.
+        self.setup_check: SetupCheck | None = None
+        self._camera_name: str | None = None
+        self._live, self._description = False, ""
+        self._checked: tuple[object, str | None, bool, str] | None = None
         profile = scorer.profile
         self.view_check = ViewCheck(profile.view) if profile is not None else None
 
@@ -462,6 +468,8 @@ class Monitor:
 
     def _begin(self, source: FrameSource) -> None:
         """The first time a source opens, the session begins, on its kind of time."""
+        self._camera_name = getattr(source, "device_name", None)
+        self._live, self._description = source.live, source.description
         if self._timeline is not None:
             return
         if source.live:
@@ -534,6 +542,11 @@ class Monitor:
         hint = self.hints.update(now_s, picture_problem(frame.image, pose, metrics))
         if hint:
             log.info("%s", hint)
+        check = self._setup_check()
+        if check is not None:
+            stale = check.update(now_s, frame.size, pose, metrics)
+            if stale is not None:
+                log.info("%s", stale or "the camera set-up fits the profile again: judging")
         assessment = self.scorer.assess(metrics, present, t_ms=round(now_s * 1000))
         if adaptive:
             self.rate.update(assessment, self.smoother.verdict)
@@ -694,6 +707,23 @@ class Monitor:
         # A quarter-interval of slack: camera samples land a frame late or early.
         return now_s - self._last_now_s >= 0.75 / self.settings.fps
 
+    def _setup_check(self) -> SetupCheck | None:
+        """The check of the judged profile's set-up against this camera (made again when
+        the profile or the camera changes); None when the profile records none."""
+        profile = self.scorer.profile
+        key = (profile, self._camera_name, self._live, self._description)
+        if key != self._checked:
+            self._checked = key
+            self.setup_check = None
+            setup = None if profile is None else profile.setup
+            if profile is not None and checkable(setup, live=self._live, source=self._description):
+                self.setup_check = SetupCheck(profile, camera=self._camera_name, live=self._live)
+        return self.setup_check
+
+    def _stale(self) -> str | None:
+        """Why the profile does not fit this camera now (judging waits), if it does not."""
+        return None if self.setup_check is None else self.setup_check.reason
+
     # -- judging, nudging, recording --------------------------------------------------------
 
     def _judge(self, now_s: float, assessment: Assessment) -> Assessment:
@@ -706,19 +736,25 @@ class Monitor:
             step = min(max(0.0, now_s - self._last_now_s), MAX_SAMPLE_S)
         smoothed = self.smoother.update(assessment, round(now_s * 1000))
         self._last_now_s = now_s
-        sample = Sample(
-            at=self._wall(now_s),
-            duration_s=step,
-            verdict=smoothed.verdict,
-            score=smoothed.score,
-            neck_excess=smoothed.neck_excess,
-            trunk_excess=smoothed.trunk_excess,
-        )
-        self.summary.add(sample)
-        if self.summary.samples == 1:
-            log.info("first verdict: %s", smoothed.verdict.value)
-        self.recorder.add_sample(sample)
-        for event in self.engine.update(now_s, smoothed.verdict):
+        verdict = smoothed.verdict
+        if self._stale():
+            # The profile does not fit this camera: no posture is judged, recorded or
+            # nudged; presence goes on (breaks, the break reminder).
+            verdict = Verdict.NO_PERSON if verdict is Verdict.NO_PERSON else Verdict.GOOD
+        else:
+            sample = Sample(
+                at=self._wall(now_s),
+                duration_s=step,
+                verdict=smoothed.verdict,
+                score=smoothed.score,
+                neck_excess=smoothed.neck_excess,
+                trunk_excess=smoothed.trunk_excess,
+            )
+            self.summary.add(sample)
+            if self.summary.samples == 1:
+                log.info("first verdict: %s", smoothed.verdict.value)
+            self.recorder.add_sample(sample)
+        for event in self.engine.update(now_s, verdict):
             self._handle(event)
         if now_s - self._last_flush_s >= self.settings.flush_every_s:
             self.recorder.flush()
@@ -756,10 +792,15 @@ class Monitor:
 
     def _report_status(self, now_s: float, smoothed: Assessment) -> None:
         state = _STATE_OF.get(smoothed.verdict, State.SLOUCHING)
-        hint = self.hints.current
-        if hint and smoothed.verdict in _UNSEEN:
+        hint, stale = self.hints.current, self._stale()
+        label = None
+        if stale:
+            state, label, hint = State.CAMERA_PROBLEM, NOT_JUDGING, stale
+            smoothed = Assessment(smoothed.verdict, None)  # no score: not judged
+        elif hint and smoothed.verdict in _UNSEEN:
             state = State.CAMERA_PROBLEM  # the picture shows no posture: say why
-        shown = state.value if state is State.CAMERA_PROBLEM else smoothed.verdict.value
+            label = state.value
+        shown = label or smoothed.verdict.value
         if self._state is None or self._state[0] != shown:
             self._state = (shown, now_s)
         snoozed = self.engine.snoozed(now_s)
@@ -774,7 +815,7 @@ class Monitor:
                     snoozed=snoozed,
                     day_score=self.summary.day_score,
                     note=hint or self.scorer.note(),
-                    label=state.value if state is State.CAMERA_PROBLEM else None,
+                    label=label,
                 )
             )
         reason = (
@@ -784,7 +825,7 @@ class Monitor:
             or self.scorer.note()
             or ""
         )
-        self._publish(state, reason, smoothed)
+        self._publish(state, reason, None if stale else smoothed)
 
     def _publish(self, state: State, reason: str, smoothed: Assessment | None = None) -> None:
         pause = self._pause
@@ -806,6 +847,8 @@ class Monitor:
 
 
 _STATE_OF = {Verdict.GOOD: State.GOOD, Verdict.NO_PERSON: State.AWAY}
+# The status line's word while the profile does not fit the camera (posture.stale).
+NOT_JUDGING = "not judging"
 # Verdicts that show no posture: with a hint in force, the picture is the problem.
 _UNSEEN = (Verdict.NO_PERSON, Verdict.PERSON_NO_POSE)
 

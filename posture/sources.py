@@ -380,6 +380,16 @@ class _CallThread:
         call.done.wait(RELEASE_WAIT_S)
 
 
+def camera_device_name(index: int, sysfs: Path = Path("/sys/class/video4linux")) -> str | None:
+    """The camera's own name as Linux gives it ("Integrated Camera: Integrated C"), so
+    that a profile can tell one camera from another at the same index; None elsewhere."""
+    try:
+        name = (sysfs / f"video{index}" / "name").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name or None
+
+
 class CameraSource(SourceBase):
     """A live camera by OpenCV index. Endless: iterate until `close()` or an error.
 
@@ -409,6 +419,7 @@ class CameraSource(SourceBase):
             raise SourceError(f"camera size must be positive, got {width}x{height}: try 640x480")
         self.camera_index = index
         self.description = f"camera {index}"
+        self.device_name = camera_device_name(index)
         self._clock = clock
         self._t0_s: float | None = None
         self._next_index = 0
