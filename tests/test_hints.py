@@ -8,8 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posture import sources
-from posture.control import Controls, Snapshot, State
+from posture.control import State
 from posture.hints import (
     COVERED,
     DARK,
@@ -20,13 +19,11 @@ from posture.hints import (
 )
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
-from posture.monitor import Monitor, MonitorSettings
-from posture.scoring import Scorer
-from posture.sources import CameraSource
 from tests import fakes
 from tests.conftest import UPRIGHT_PHOTO
-from tests.fakes import NO_SHOULDERS, UPRIGHT, Clocks, Estimators, SceneCamera, profile_of
+from tests.fakes import NO_SHOULDERS, UPRIGHT, profile_of
 from tests.test_monitor import FAST_POLICY
+from tests.test_stale import run_camera
 
 NO_POSE = PoseResult.empty((640, 480))
 
@@ -99,33 +96,11 @@ def test_the_monitor_says_each_hint_once_and_clears_it(monkeypatch, caplog):
         (180, UPRIGHT),
     ]
 
-    def scene(t_s: float) -> int:
-        return [code for start, code in stretches if start <= t_s][-1]
-
-    clocks = Clocks()
-    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index: SceneCamera(clocks, scene))
-    controls = Controls(sleep=clocks.sleep)
-    snapshots: list[Snapshot] = []
-    lines: list[tuple[float, str]] = []
-    controls.subscribe(snapshots.append)
-
-    def status(state):
-        lines.append((state.now_s, state.line()))
-        if state.now_s >= 200:
-            controls.stop()
-
     caplog.set_level(logging.INFO, logger="posture.monitor")
-    started = clocks.now()
-    Monitor(
-        lambda: CameraSource(0, clock=clocks.monotonic),
-        Scorer(profile_of()),
-        estimator=Estimators(),
-        settings=MonitorSettings(policy=FAST_POLICY),
-        status=status,
-        controls=controls,
-        clock=clocks.monotonic,
-        now=clocks.now,
-    ).run()
+    _, snapshots, lines, recorder, _ = run_camera(
+        monkeypatch, stretches, profile_of(), until_s=200, policy=FAST_POLICY
+    )
+    started = recorder.sessions[0].started_at
     said = [r.getMessage() for r in caplog.records if r.getMessage() in (COVERED, DARK, SHOULDERS)]
     assert said == [COVERED, DARK, SHOULDERS]  # each once, never per frame
     for hint, start, end in ((COVERED, 20, 60), (DARK, 80, 120), (SHOULDERS, 140, 180)):

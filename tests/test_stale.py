@@ -130,8 +130,11 @@ SET_UP_POSES = {
 }
 
 
-def run_camera(monkeypatch, stretches, profile, *, until_s, device="Integrated Camera"):
-    """The real monitor on a fake camera showing `stretches` [(from_s, pose code)]."""
+def run_camera(
+    monkeypatch, stretches, profile, *, until_s, device="Integrated Camera", policy=None
+):
+    """The real monitor on a fake camera showing `stretches` [(from_s, pose code)]:
+    its summary, snapshots, (loop s, status line)s, recorder and nudges."""
     for code, pose in SET_UP_POSES.items():
         monkeypatch.setitem(fakes.POSES, code, pose)
     fakes._pose.cache_clear()
@@ -159,7 +162,7 @@ def run_camera(monkeypatch, stretches, profile, *, until_s, device="Integrated C
         estimator=Estimators(),
         recorder=recorder,
         notify=nudges.append,
-        settings=MonitorSettings(policy=NudgePolicy()),
+        settings=MonitorSettings(policy=policy or NudgePolicy()),
         status=status,
         controls=controls,
         clock=clocks.monotonic,
