@@ -115,13 +115,26 @@ class FakeCamera:
         scene_offset_s: float = 0.0,
         clock=time.monotonic,
         sleep=time.sleep,
+        device: Path | None = None,
+        open_s: float = 0.0,
+        scene_origin: float | None = None,
     ) -> None:
+        # A real webcam takes a while to open (modelled: `open_s`, asleep), and the
+        # driver holds its device node open until released (`device`, a stand-in file
+        # that the camera-sharing watch sees opened and closed).
+        if open_s:
+            sleep(open_s)
+        self.device = None if device is None else open(device, "rb")
+        self.released_at: float | None = None
         self.frames = frames
         self.video_fps = video_fps
         self.loop_s = len(frames) / video_fps
         self.scene_offset_s = scene_offset_s
         self.clock, self.sleep = clock, sleep
         self.opened_at = clock()
+        # The world goes on while the camera is closed: a camera opened again shows the
+        # session where it is by then (the origin is when the first one opened).
+        self.scene_origin = self.opened_at if scene_origin is None else scene_origin
         self.buffers = DEFAULT_BUFFERS
         self._waiting: list[int] = []  # frame numbers filled and not yet grabbed, oldest first
         self._next_arrival = 0  # the next frame number the sensor will deliver
@@ -140,7 +153,8 @@ class FakeCamera:
 
     def scene_s(self, number: int) -> float:
         """Seconds into the (looping) session that frame `number` shows."""
-        return (self.scene_offset_s + number / CAMERA_FPS) % self.loop_s
+        elapsed = self.opened_at - self.scene_origin + number / CAMERA_FPS
+        return (self.scene_offset_s + elapsed) % self.loop_s
 
     def _fill(self, now: float) -> None:
         """Move frames that arrived by `now` into free driver buffers; drop the rest."""
@@ -207,13 +221,25 @@ class FakeCamera:
         return self.retrieve()
 
     def release(self) -> None:
+        if self._open:
+            self.released_at = self.clock()
         self._open = False
+        if self.device is not None:
+            self.device.close()
+            self.device = None
 
 
 class CameraFactory:
     """Replaces `cv2.VideoCapture`: camera indexes get a `FakeCamera`, paths the real thing."""
 
-    def __init__(self, store_args, scene_offset_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        store_args,
+        scene_offset_s: float = 0.0,
+        device: Path | None = None,
+        open_s: float = 0.0,
+    ) -> None:
+        self.device, self.open_s = device, open_s
         self.frames = FrameStore(
             Path(store_args.frames), store_args.frame_count, store_args.video_fps
         ).open()
@@ -224,7 +250,14 @@ class CameraFactory:
 
     def __call__(self, spec, *args):
         if isinstance(spec, int):
-            camera = FakeCamera(self.frames, self.video_fps, scene_offset_s=self.scene_offset_s)
+            camera = FakeCamera(
+                self.frames,
+                self.video_fps,
+                scene_offset_s=self.scene_offset_s,
+                device=self.device,
+                open_s=self.open_s,
+                scene_origin=self.cameras[0].opened_at if self.cameras else None,
+            )
             self.cameras.append(camera)
             return camera
         return self.real(spec, *args)

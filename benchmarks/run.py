@@ -3,6 +3,7 @@
     python benchmarks/run.py            # full: about 20 minutes (a 10-minute monitor run)
     python benchmarks/run.py --quick    # under a minute, for routine checks
     python benchmarks/run.py --write    # full, and write the results into docs/performance.md
+    python benchmarks/run.py --sharing  # only the camera-sharing comparison (about 8 min)
 
 Every measured thing runs in its own process (`benchmarks/worker.py`), one at a time, on a
 simulated camera (`benchmarks/camera.py`: the bundled sample session at 640x480, 30 fps,
@@ -284,6 +285,89 @@ def measure(bench: Bench, plan: Plan, models: list[str]) -> dict:
     return results
 
 
+# Capture bursts: each reopening of the device modelled as this long asleep (a real
+# webcam takes 0.3-1 s to open and start streaming; the simulated one opens at once).
+BURST_OPEN_S = (0.3,)
+
+
+def measure_sharing(bench: Bench, seconds: float, naive_s: float) -> dict:
+    """Camera sharing against today's continuous capture and the naive loop: CPU per
+    monitored minute, slouch delay, how much of the time the device is held and how
+    often opened; and with the watch on, how fast the camera goes to a second process
+    that opens it (and comes back once it is closed)."""
+    log = bench.log
+    results: dict = {"seconds": seconds}
+    log("calibrating a profile on the simulated camera's upright opening")
+    bench.worker("calibrate")
+    log(f"naive loop, {naive_s:g} s")
+    naive = bench.worker("naive", "--seconds", str(naive_s))
+    results["naive"] = steady(naive)
+    results["naive"]["fps"] = naive["frames"] / results["naive"]["wall_s"]
+    runs = {
+        "continuous (before: the camera held all the time)": (),
+        "shared (inotify watch, camera held until wanted)": ("--share",),
+        **{
+            f"bursts (device closed between samples, reopening {open_s:g} s)": (
+                "--burst-open-s",
+                str(open_s),
+            )
+            for open_s in BURST_OPEN_S
+        },
+    }
+    results["runs"] = {}
+    for name, options in runs.items():
+        log(f"monitor, {name}, {seconds:g} s")
+        run = bench.worker("monitor", "--seconds", str(seconds), *options)
+        summary = monitor_summary(run)
+        summary.update(
+            held_share=run["camera_held_s"] / (run["ended_at"] - run["camera_open_ranges"][0][0]),
+            opens_per_min=run["camera_opens"] / summary["wall_s"] * 60,
+        )
+        results["runs"][name] = summary
+    log("monitor, shared, a second process takes the camera for 10 s after 15 s")
+    taken = bench.worker(
+        "monitor", "--seconds", "40", "--share", "--take-at", "15", "--take-for", "10"
+    )
+    results["handover"] = {
+        key: taken.get(key)
+        for key in ("handed_over_s", "taken_back_s", "share_scans", "camera_opens", "watching")
+    }
+    return results
+
+
+def sharing_report(results: dict) -> str:
+    naive = results["naive"]
+    lines = [
+        f"Camera sharing (each mode a separate {results['seconds']:g} s monitor run on the "
+        "simulated camera; naive loop "
+        f"{naive['cpu_per_min_s']:.2f} s CPU per minute, {naive['fps']:.1f} fps):",
+        "",
+        "| mode | CPU / min | vs naive | slouch detected | back to good | device held | "
+        "opened / min |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, row in results["runs"].items():
+        lines.append(
+            f"| {name} | {row['cpu_per_min_s']:.2f} s | "
+            f"1/{naive['cpu_per_min_s'] / row['cpu_per_min_s']:.1f} | {delays(row['slouch'])} | "
+            f"{delays(row['recovery'])} | {row['held_share'] * 100:.0f} % | "
+            f"{row['opens_per_min']:.1f} |"
+        )
+    hand = results["handover"]
+
+    def ms(value: float | None) -> str:
+        return "never" if value is None else f"{value * 1000:.0f} ms"
+
+    lines += [
+        "",
+        f"A second process opening the device (shared mode, watch "
+        f"{'on' if hand['watching'] else 'OFF'}): camera released {ms(hand['handed_over_s'])} "
+        f"after its open(); opened again {ms(hand['taken_back_s'])} after it closed; "
+        f"{hand['share_scans']} /proc scans in the run.",
+    ]
+    return "\n".join(lines)
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
@@ -516,6 +600,11 @@ def main() -> None:
     )
     parser.add_argument("--json", metavar="PATH", help="also save the raw results here")
     parser.add_argument(
+        "--sharing",
+        action="store_true",
+        help="only the camera-sharing comparison (with --quick: 40 s runs)",
+    )
+    parser.add_argument(
         "--levers", action="store_true", help="with --quick: the lever runs too, 20 s each"
     )
     args = parser.parse_args()
@@ -533,12 +622,22 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="posture-bench-home-"))
     bench = Bench(python, store, home, log)
     try:
-        results = measure(bench, plan, args.models)
+        if args.sharing:
+            seconds, naive_s = (40.0, 6.0) if args.quick else (160.0, 30.0)
+            results = {"sharing": measure_sharing(bench, seconds, naive_s)}
+        else:
+            results = measure(bench, plan, args.models)
     finally:
         store.remove()
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(bench.outdir, ignore_errors=True)
     machine["minutes"] = (time.monotonic() - started) / 60
+    if args.sharing:
+        print(sharing_report(results["sharing"]))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, default=str, indent=1))
+        log("done")
+        return
     text = report(results, plan, machine, args.quick)
     print(text)
     log("done")

@@ -7,7 +7,13 @@ to `--out`. Kinds:
 - `calibrate`: a "default" profile in `$POSTURE_HOME` from the session's upright opening,
   as the user's own `posture calibrate` would make it (setup, not measured).
 - `monitor`: the real `posture monitor --source 0 --quiet` (through `posture.cli.main`)
-  on the simulated camera, stopped by SIGINT like Ctrl+C.
+  on the simulated camera, stopped by SIGINT like Ctrl+C. `--share` watches a temp file
+  standing for /dev/video0 (which the simulated camera holds open, as a driver does),
+  and `--take-at S` has a second process open it S seconds after the first verdict and
+  hold it `--take-for` seconds, as a video call would; `--burst-open-s S` replaces the
+  camera by capture bursts (the device closed whenever the next sample is 1 s or more
+  away, each reopening modelled as S seconds asleep plus `BURST_WARMUP` frames for the
+  auto-exposure).
 - `naive`: what open-source peers do: the landmarker on every camera frame.
 - `overhead`: the monitor's per-sample pipeline versus the landmarker alone, same frames.
 - `analyze`: `posture analyze VIDEO --json --every N` in-process, timed from its first
@@ -24,7 +30,9 @@ import json
 import os
 import resource
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -39,6 +47,15 @@ SESSION_VIDEO = REPO / "samples" / "session.mp4"
 SLOUCH_ONSET_S = 10.0  # samples/session.json: upright 0-10 s, slouched 10-20 s
 RECOVERY_ONSET_S = 20.0  # upright again 20-30 s
 SESSION_S = 40.0
+# Capture bursts (`--burst-open-s`): frames grabbed and dropped after each reopening,
+# while a webcam's auto-exposure settles; the device is closed when the next sample
+# is this far away.
+BURST_WARMUP = 5
+BURST_RELEASE_S = 1.0
+TAKE = (
+    "import sys, time; opened = time.monotonic(); f = open(sys.argv[1], 'rb'); "
+    "print(opened, flush=True); time.sleep(float(sys.argv[2]))"
+)
 
 
 def cpu_s() -> float:
@@ -166,7 +183,14 @@ def run_monitor(args: argparse.Namespace) -> None:
     marks: dict[str, float] = {"worker_started_at": time.monotonic()}
     sampler = RssSampler()
     sampler.start()
-    factory = CameraFactory(args, scene_offset_s=args.scene_offset).install()
+    device = None
+    if args.share or args.burst_open_s is not None:
+        handle, name = tempfile.mkstemp(prefix="posture-bench-video")
+        os.close(handle)
+        device = Path(name)
+    factory = CameraFactory(
+        args, scene_offset_s=args.scene_offset, device=device, open_s=args.burst_open_s or 0.0
+    ).install()
     from posture import monitor as monitor_module
 
     # `posture.cli.monitor` is also the name of the click command in `posture.cli`.
@@ -192,6 +216,23 @@ def run_monitor(args: argparse.Namespace) -> None:
         marks.setdefault("estimator_ready_at", time.monotonic())
 
     pose_module.PoseEstimator.__init__ = timed_init
+    shares: list = []
+    started: list[bool] = []
+    if args.share:
+        from posture.camera_share import CameraShare
+
+        def share_device(index, wake):
+            shares.append(CameraShare([device], on_change=wake))
+            started.append(shares[-1].start())
+            return shares[-1]
+
+        monitor_module.Monitor.__init__.__kwdefaults__["camera_share"] = share_device
+    else:  # no share (the simulated camera has no device node; a real one would)
+        monitor_module.Monitor.__init__.__kwdefaults__["camera_share"] = lambda index, wake: None
+    bursts = None
+    if args.burst_open_s is not None:
+        bursts = BurstCamera()
+        cli_monitor.open_throttled = lambda spec, fps: bursts
     if args.plain_import:  # the lever off: import all of MediaPipe, as before
         pose_module.DEFERRED_MODULES = ()
     original = monitor_module.Monitor._report_status
@@ -232,6 +273,23 @@ def run_monitor(args: argparse.Namespace) -> None:
 
         monitor_module.AdaptiveRate.update = traced_update
 
+    taken: dict[str, float] = {}
+
+    def take_camera() -> None:
+        first.wait(timeout=120)
+        time.sleep(args.take_at)
+        child = subprocess.Popen(
+            [sys.executable, "-c", TAKE, str(device), str(args.take_for)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        taken["opened_at"] = float(child.stdout.readline())
+        child.wait()
+        taken["closed_at"] = time.monotonic()
+
+    if args.take_at:
+        threading.Thread(target=take_camera, daemon=True).start()
+
     def stop_later() -> None:
         first.wait(timeout=120)  # no verdict at all: stop anyway, the result will say so
         time.sleep(args.seconds)
@@ -254,8 +312,24 @@ def run_monitor(args: argparse.Namespace) -> None:
     marks["frames_analysed"] = getattr(runner, "frames_analysed", None)
     marks["bursts"] = getattr(getattr(runner, "rate", None), "bursts", None)
     camera = factory.camera
+    opened = [c.opened_at for c in factory.cameras]
+    released = [c.released_at or marks["ended_at"] for c in factory.cameras]
+    held_s = sum(end - start for start, end in zip(opened, released, strict=True))
+    handed = [
+        c.released_at - taken["opened_at"]
+        for c in factory.cameras
+        if "opened_at" in taken and c.released_at and c.released_at >= taken["opened_at"]
+    ]
+    reopened = [t for t in opened if "closed_at" in taken and t >= taken["closed_at"]]
     result = {
         **marks,
+        "camera_opens": len(factory.cameras),
+        "camera_held_s": held_s,
+        "camera_open_ranges": list(zip(opened, released, strict=True)),
+        "handed_over_s": handed[0] if handed else None,
+        "taken_back_s": reopened[0] - taken["closed_at"] if reopened else None,
+        "share_scans": sum(share.scans for share in shares),
+        "watching": any(started),
         "spawned_at": args.spawned_at,
         "verdicts": counts["verdicts"],
         "transitions": transitions,
@@ -272,9 +346,65 @@ def run_monitor(args: argparse.Namespace) -> None:
             ("recovery_delays_s", RECOVERY_ONSET_S, False),
         ):
             result[name] = onset_delays(
-                transitions, camera.opened_at, args.scene_offset, onset, want_bad
+                transitions, factory.cameras[0].opened_at, args.scene_offset, onset, want_bad
             )
+    if device is not None:
+        device.unlink(missing_ok=True)
     finish(args, result)
+
+
+class BurstCamera:
+    """Capture in bursts: a camera source that opens the device for each sample (or run
+    of close samples) and closes it whenever the next sample is BURST_RELEASE_S or more
+    away, dropping BURST_WARMUP frames after each opening. A benchmark lever only: the
+    alternative to handing the camera over on demand (posture.camera_share)."""
+
+    kind, description, is_stream, live = "camera", "camera 0 (bursts)", True, True
+    frame_count = duration_ms = None
+
+    def __init__(self) -> None:
+        self.opens = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def paced(self, pace):
+        from posture.sources import CameraSource
+
+        camera = frames = None
+        next_due = time.monotonic()
+        try:
+            while True:
+                delay = next_due - time.monotonic()
+                if camera is not None and delay >= BURST_RELEASE_S:
+                    frames.close()
+                    camera.close()
+                    camera = frames = None
+                if delay > 0 and pace.wait(delay):
+                    return
+                if camera is None:
+                    camera = CameraSource(0)
+                    self.opens += 1
+                    for _ in range(BURST_WARMUP):  # the auto-exposure settles
+                        camera._capture.grab()
+                    frames = camera.sampled(0.0, wait=pace.wait, reuse_buffer=True)
+                due = next_due
+                frame = next(frames, None)
+                if frame is None:
+                    return
+                yield frame
+                next_due = max(due + pace.next_interval_s(), time.monotonic())
+        finally:
+            if frames is not None:
+                frames.close()
+            if camera is not None:
+                camera.close()
 
 
 def run_naive(args: argparse.Namespace) -> None:
@@ -585,6 +715,10 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--trace", action="store_true")
     parser.add_argument("--plain-import", action="store_true")
+    parser.add_argument("--share", action="store_true")
+    parser.add_argument("--take-at", type=float, default=0.0)
+    parser.add_argument("--take-for", type=float, default=10.0)
+    parser.add_argument("--burst-open-s", type=float)
     parser.add_argument("--prefetch", type=int, default=2)
     parser.add_argument("--model")
     parser.add_argument("--models", nargs="*", default=[])

@@ -13,8 +13,17 @@ Schema (version 1)::
       "population_default": false,
       "forced": false,
       "metrics": {"neck_inclination_deg": {"median": 12.1, "mad": 1.2,
-                                             "tolerance": 8.0, "count": 42}, ...}
+                                             "tolerance": 8.0, "count": 42}, ...},
+      "setup": {"source": "camera 0", "camera": "Integrated Camera", "width": 640,
+                "height": 480, "shoulder_x": 0.51, "shoulder_y": 0.74, "body_scale": 0.42}
     }
+
+`setup` (optional, since posture 0.1's set-up check; profiles without it still load
+and are simply not checked): the camera set-up the profile was taken in, so that the
+monitor can tell when it no longer fits (`posture.stale`): the source, the camera's
+own name where the system gives one, the picture's size, and the medians over the
+calibration frames of the shoulder midpoint (shares of the picture's width and
+height) and the body scale (the shoulder width square-on, a share of the width).
 
 Profiles live in `<data dir>/profiles/<name>.json`. A corrupt file, a file from
 a newer version of posture, or an unknown name is a `ProfileError` with a
@@ -24,6 +33,7 @@ message that says what to do, never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -58,6 +68,54 @@ def _now() -> str:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """The camera set-up a profile was calibrated in (see the module docstring)."""
+
+    source: str
+    camera: str | None
+    width: int
+    height: int
+    shoulder_x: float
+    shoulder_y: float
+    body_scale: float
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"picture size must be positive, got {self.width}x{self.height}")
+        if not (math.isfinite(self.body_scale) and self.body_scale > 0):
+            raise ValueError(f"body_scale must be positive, got {self.body_scale}")
+        for name in ("shoulder_x", "shoulder_y"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "camera": self.camera,
+            "width": self.width,
+            "height": self.height,
+            "shoulder_x": round(self.shoulder_x, 6),
+            "shoulder_y": round(self.shoulder_y, 6),
+            "body_scale": round(self.body_scale, 6),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Setup:
+        """Raises KeyError, TypeError or ValueError on a malformed entry."""
+        camera = data.get("camera")
+        return cls(
+            source=str(data["source"]),
+            camera=None if camera is None else str(camera),
+            width=int(data["width"]),
+            height=int(data["height"]),
+            shoulder_x=float(data["shoulder_x"]),
+            shoulder_y=float(data["shoulder_y"]),
+            body_scale=float(data["body_scale"]),
+        )
+
+
+@dataclass(frozen=True)
 class Profile:
     """A person's calibrated upright posture, seen from one camera view."""
 
@@ -72,6 +130,9 @@ class Profile:
     # Kept with --force although it did not look upright (calibration.upright).
     forced: bool = False
     schema_version: int = SCHEMA_VERSION
+    # The camera set-up it was taken in; None for profiles made before it was recorded,
+    # from labelled data, or by the population.
+    setup: Setup | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -98,6 +159,7 @@ class Profile:
             "population_default": self.population_default,
             "forced": self.forced,
             "metrics": {name: base.as_dict() for name, base in self.metrics.items()},
+            **({} if self.setup is None else {"setup": self.setup.to_json()}),
         }
 
     @classmethod
@@ -137,6 +199,7 @@ class Profile:
                 population_default=bool(data.get("population_default", False)),
                 forced=bool(data.get("forced", False)),
                 schema_version=version,
+                setup=None if data.get("setup") is None else Setup.from_json(data["setup"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ProfileError(

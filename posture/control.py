@@ -196,6 +196,11 @@ class Controls:
         self._stopped = True
         self._wake()
 
+    def wake(self) -> None:
+        """Wake the loop from any wait without a command: a watcher (the camera share)
+        saw something the loop must look at. Safe in a signal handler."""
+        self._wake()
+
     def subscribe(self, callback: Callable[[Snapshot], None]) -> None:
         """Call `callback(snapshot)` on every snapshot from now on.
 

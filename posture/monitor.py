@@ -27,6 +27,12 @@ between frames and wakes from any wait the moment one arrives. A pause frees the
 camera (a recording keeps its place); the loop publishes a `Snapshot` after every
 judged sample and every change of state.
 
+Sharing (posture.camera_share): when another program opens the camera (a video
+call), the loop releases it at once and waits, publishing `State.CAMERA_IN_USE`
+("camera in use by zoom"), until the device has been free for `FREE_SETTLE_S`; a
+camera that fails to open or to deliver while another program holds it is that
+too, not a fault. The time is a gap (a break, if long), never presence.
+
 Faults: a camera that disappears mid-run (unplugged, taken by a video call) is
 reported once and reopened with backoff; the gap is not counted as presence.
 The recorder is flushed, and the session closed, however the loop ends.
@@ -43,9 +49,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from posture.camera_share import CameraShare, describe
 from posture.config import MAX_FPS, MIN_FPS
 from posture.control import Controls, Pause, Reload, Snapshot, Snooze, State
 from posture.errors import PostureError, SourceError
+from posture.hints import Hints, picture_problem
 from posture.history import MinuteRow, MinuteTallies, ScoreTally
 from posture.landmarks import PoseResult
 from posture.metrics import compute_metrics
@@ -60,7 +68,15 @@ from posture.scoring import (
     VerdictSmoother,
     ViewCheck,
 )
-from posture.sources import CameraLostError, Frame, FrameSource, Pace, VideoFileSource
+from posture.sources import (
+    CameraLostError,
+    CameraOpenError,
+    Frame,
+    FrameSource,
+    Pace,
+    VideoFileSource,
+)
+from posture.stale import SetupCheck, checkable
 from posture.timeline import LiveTimeline, Reading, ReplayTimeline, local_now
 from posture.vocabulary import Verdict, View
 
@@ -74,6 +90,12 @@ MAX_SAMPLE_S = 5.0
 RETRY_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 # A paused monitor looks at the wall clock this often (a command wakes it at once).
 PAUSE_CHECK_S = 60.0
+# While another program has the camera: it must have been free this long before the
+# monitor opens it again (programs often open a camera, close it and open it again
+# while they set up a call), and who holds it is read again at least this often (the
+# watch wakes the loop at every close; without inotify this is the only look).
+FREE_SETTLE_S = 2.0
+BUSY_CHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -276,6 +298,8 @@ class Status:
     day_score: float | None = None
     # What the verdicts are judged against, when worth saying ("learning your posture").
     note: str | None = None
+    # The state's word when the monitor is not judging ("camera in use"), else the verdict.
+    label: str | None = None
 
     def line(self) -> str:
         """One line: state and time in it, then the scores now, today and this session."""
@@ -283,7 +307,7 @@ class Status:
         def shown(value: float | None) -> str:
             return "--" if value is None else f"{value:.0f}"
 
-        state = "away" if self.verdict is Verdict.NO_PERSON else self.verdict.value
+        state = self.label or ("away" if self.verdict is Verdict.NO_PERSON else self.verdict.value)
         snooze = "  (nudges snoozed)" if self.snoozed else ""
         if self.note:
             snooze += f"  ({self.note})"
@@ -312,6 +336,9 @@ class Monitor:
       published `Snapshot`s; one is made if none is given.
     - `earlier_today`: the history's minutes of the day so far, so that the status
       line can show today's score and not only this run's.
+    - `camera_share`: makes the watch on camera N's device that hands the camera to
+      other programs (`posture.camera_share`), given a function that wakes the loop;
+      None where there is no device to watch.
     """
 
     def __init__(
@@ -331,6 +358,9 @@ class Monitor:
         profile_name: str | None = None,
         preview: Callable[[Frame, PoseResult, Assessment], None] | None = None,
         earlier_today: Sequence[MinuteRow] = (),
+        camera_share: Callable[[int, Callable[[], None]], CameraShare | None] = (
+            CameraShare.for_camera
+        ),
     ) -> None:
         self.open_source = open_source
         self.scorer = scorer
@@ -346,6 +376,7 @@ class Monitor:
         self.engine = NudgeEngine(self.settings.policy)
         self.smoother = VerdictSmoother(self.settings.smoother, clock=clock)
         self.presence = PresenceTracker()
+        self.hints = Hints()
         self.started_at = now()
         self.summary = MonitorSummary(self.started_at, earlier_today=list(earlier_today))
         self.source_name = source_name
@@ -353,7 +384,7 @@ class Monitor:
         self.preview = preview
         self._last_now_s: float | None = None
         self._last_flush_s = 0.0
-        self._state: tuple[Verdict, float] | None = None
+        self._state: tuple[str, float] | None = None  # what the status line shows, since
         self.rate = AdaptiveRate(self.settings)
         self.frames_analysed = 0
         self._shown: Assessment | None = None  # the latest smoothed verdict, for the preview
@@ -361,6 +392,15 @@ class Monitor:
         self._gap: _Gap | None = None  # time not watched, open until the next sample
         self._pause: _Pause | None = None
         self._held_s = 0.0  # time a replay spent paused in place: its pace stands still
+        self.camera_share = camera_share
+        self._share: CameraShare | None = None  # the watch on the camera, once known
+        self._share_index: int | None = None
+        self._busy: _Busy | None = None  # another program has the camera
+        # Whether the profile's camera set-up still fits (posture.stale), per profile.
+        self.setup_check: SetupCheck | None = None
+        self._camera_name: str | None = None
+        self._live, self._description = False, ""
+        self._checked: tuple[object, str | None, bool, str] | None = None
         profile = scorer.profile
         self.view_check = ViewCheck(profile.view) if profile is not None else None
 
@@ -388,6 +428,8 @@ class Monitor:
             self.recorder.end_session(timeline.wall(end_s))
             self.summary.duration_s = end_s
             self.summary.judged_note = self.scorer.note()
+        if self._share is not None:
+            self._share.close()
         self._publish(State.STOPPED, "stopped")
         if self._owns_controls:
             self.controls.close()
@@ -398,16 +440,27 @@ class Monitor:
             if self._pause is not None:
                 self._wait_while_paused()
                 continue
+            if self._busy is not None:
+                self._wait_while_busy()
+                continue
             try:
                 with self.open_source() as source:
+                    index = getattr(source, "camera_index", None)
+                    if source.live and isinstance(index, int):
+                        self._watch_camera(index)
                     self._begin(source)
                     retries = 0
                     if self._watch(source):
                         return  # a recording ended, or stop
             except CameraLostError as error:
-                self._camera_lost(error, retries)
-                retries += 1
-            except SourceError:
+                if not self._camera_taken():
+                    self._camera_lost(error, retries)
+                    retries += 1
+            except SourceError as error:
+                if isinstance(error, CameraOpenError):
+                    self._watch_camera(error.camera_index)
+                    if self._camera_taken():
+                        continue  # another program has it: that is no error
                 if self._timeline is None:
                     raise  # never opened: the user's error, reported by the CLI
                 self._camera_lost(None, retries)
@@ -415,6 +468,8 @@ class Monitor:
 
     def _begin(self, source: FrameSource) -> None:
         """The first time a source opens, the session begins, on its kind of time."""
+        self._camera_name = getattr(source, "device_name", None)
+        self._live, self._description = source.live, source.description
         if self._timeline is not None:
             return
         if source.live:
@@ -457,7 +512,7 @@ class Monitor:
                 self._analyse(frame, reading.loop_s, estimator, adaptive)
         if self._pause is not None and not self.controls.stopped and self._gap is None:
             self._gap = _Gap(self._last_now_s or 0.0, "paused")
-        return self.controls.stopped or self._pause is None
+        return self.controls.stopped or (self._pause is None and self._busy is None)
 
     def _read(self, frame: Frame) -> Reading:
         timeline = self._timeline
@@ -484,6 +539,14 @@ class Monitor:
         self.frames_analysed += 1
         metrics = compute_metrics(pose)
         present = self.presence.person_present(frame.t_ms, metrics, pose, frame.image)
+        hint = self.hints.update(now_s, picture_problem(frame.image, pose, metrics))
+        if hint:
+            log.info("%s", hint)
+        check = self._setup_check()
+        if check is not None:
+            stale = check.update(now_s, frame.size, pose, metrics)
+            if stale is not None:
+                log.info("%s", stale or "the camera set-up fits the profile again: judging")
         assessment = self.scorer.assess(metrics, present, t_ms=round(now_s * 1000))
         if adaptive:
             self.rate.update(assessment, self.smoother.verdict)
@@ -511,7 +574,11 @@ class Monitor:
                 self._reload(command)
             elif self._pause is not None:
                 self._resume()
-        return self.controls.stopped or self._pause is not None
+        if self._busy is None and self._pause is None and self._share is not None:
+            holder = self._share.take_wanted()
+            if holder is not None:
+                self._enter_busy(describe([holder]))
+        return self.controls.stopped or self._pause is not None or self._busy is not None
 
     # -- reloading the profile: posture.control's Reload, after a recalibration -------------
 
@@ -566,6 +633,82 @@ class Monitor:
             self.controls.wait(min(remaining, PAUSE_CHECK_S))
             self._apply_commands()
 
+    # -- sharing the camera ------------------------------------------------------------------
+
+    def _watch_camera(self, index: int) -> None:
+        """Watch camera `index`'s device for other programs (once per camera)."""
+        if self._share_index == index:
+            return
+        if self._share is not None:
+            self._share.close()
+        self._share = self.camera_share(index, self.controls.wake)
+        self._share_index = index
+
+    def _camera_taken(self) -> bool:
+        """After the camera failed: True, and waiting begins, if another program has it."""
+        if self._share is None:
+            return False
+        holders = self._share.holders()
+        if not holders:
+            return False
+        self._enter_busy(describe(holders))
+        return True
+
+    def _enter_busy(self, reason: str) -> None:
+        """Another program has the camera: leave it, and count the time as not watched."""
+        self._busy = _Busy(self.clock(), reason)
+        if self._timeline is not None:
+            if self._gap is None:
+                self._gap = _Gap(self._last_now_s or 0.0, "in use")
+            elif self._gap.cause == "camera":  # lost, then found in another's hands
+                self._gap = _Gap(self._gap.start_s, "in use")
+        log.info("%s: waiting until it is free", reason)
+        self._publish(State.CAMERA_IN_USE, reason)
+
+    def _wait_while_busy(self) -> None:
+        """Wait, quietly, until the camera has been free for FREE_SETTLE_S (or a pause
+        or a stop comes); the watch wakes the wait whenever someone closes it."""
+        assert self._share is not None
+        free_since: float | None = None
+        while self._busy is not None and self._pause is None and not self.controls.stopped:
+            holders, now = self._share.holders(), self.clock()
+            if holders:
+                free_since = None
+                reason = describe(holders)
+                if reason != self._busy.reason:
+                    self._busy = _Busy(self._busy.since_s, reason)
+                    self._publish(State.CAMERA_IN_USE, reason)
+                wait_s = BUSY_CHECK_S
+            else:
+                free_since = now if free_since is None else free_since
+                wait_s = FREE_SETTLE_S - (now - free_since)
+                if wait_s <= 0:
+                    self._busy = None
+                    self._share.take_wanted()  # opens seen while waiting are history
+                    self._publish(State.STARTING, "camera free again")
+                    return
+            self._idle_status("camera in use", self._busy.reason, now - self._busy.since_s)
+            self.controls.wait(wait_s)
+            self._apply_commands()
+
+    def _idle_status(self, label: str, note: str, in_state_s: float) -> None:
+        """The status line while nothing is judged: the state, how long, the scores."""
+        if self.status is None:
+            return
+        self.status(
+            Status(
+                now_s=self._loop_now() if self._timeline is not None else 0.0,
+                verdict=Verdict.NO_PERSON,
+                now_score=None,
+                in_state_s=in_state_s,
+                session_score=self.summary.score,
+                snoozed=False,
+                day_score=self.summary.day_score,
+                note=note,
+                label=label,
+            )
+        )
+
     def _resume(self) -> None:
         """The pause ends (resumed, or its time is up): judging again from the next frame."""
         self._pause = None
@@ -586,6 +729,23 @@ class Monitor:
         # A quarter-interval of slack: camera samples land a frame late or early.
         return now_s - self._last_now_s >= 0.75 / self.settings.fps
 
+    def _setup_check(self) -> SetupCheck | None:
+        """The check of the judged profile's set-up against this camera (made again when
+        the profile or the camera changes); None when the profile records none."""
+        profile = self.scorer.profile
+        key = (profile, self._camera_name, self._live, self._description)
+        if key != self._checked:
+            self._checked = key
+            self.setup_check = None
+            setup = None if profile is None else profile.setup
+            if profile is not None and checkable(setup, live=self._live, source=self._description):
+                self.setup_check = SetupCheck(profile, camera=self._camera_name, live=self._live)
+        return self.setup_check
+
+    def _stale(self) -> str | None:
+        """Why the profile does not fit this camera now (judging waits), if it does not."""
+        return None if self.setup_check is None else self.setup_check.reason
+
     # -- judging, nudging, recording --------------------------------------------------------
 
     def _judge(self, now_s: float, assessment: Assessment) -> Assessment:
@@ -598,19 +758,25 @@ class Monitor:
             step = min(max(0.0, now_s - self._last_now_s), MAX_SAMPLE_S)
         smoothed = self.smoother.update(assessment, round(now_s * 1000))
         self._last_now_s = now_s
-        sample = Sample(
-            at=self._wall(now_s),
-            duration_s=step,
-            verdict=smoothed.verdict,
-            score=smoothed.score,
-            neck_excess=smoothed.neck_excess,
-            trunk_excess=smoothed.trunk_excess,
-        )
-        self.summary.add(sample)
-        if self.summary.samples == 1:
-            log.info("first verdict: %s", smoothed.verdict.value)
-        self.recorder.add_sample(sample)
-        for event in self.engine.update(now_s, smoothed.verdict):
+        verdict = smoothed.verdict
+        if self._stale():
+            # The profile does not fit this camera: no posture is judged, recorded or
+            # nudged; presence goes on (breaks, the break reminder).
+            verdict = Verdict.NO_PERSON if verdict is Verdict.NO_PERSON else Verdict.GOOD
+        else:
+            sample = Sample(
+                at=self._wall(now_s),
+                duration_s=step,
+                verdict=smoothed.verdict,
+                score=smoothed.score,
+                neck_excess=smoothed.neck_excess,
+                trunk_excess=smoothed.trunk_excess,
+            )
+            self.summary.add(sample)
+            if self.summary.samples == 1:
+                log.info("first verdict: %s", smoothed.verdict.value)
+            self.recorder.add_sample(sample)
+        for event in self.engine.update(now_s, verdict):
             self._handle(event)
         if now_s - self._last_flush_s >= self.settings.flush_every_s:
             self.recorder.flush()
@@ -627,6 +793,7 @@ class Monitor:
             for event in self.engine.update(at_s, Verdict.NO_PERSON):
                 self._handle(event)
         self.smoother.reset()  # what was seen before says nothing about now
+        self.hints.reset()
         self.summary.gaps.append((gap.cause, max(0.0, now_s - gap.start_s)))
         if gap.cause == "camera":
             self.summary.camera_gaps_s.append(max(0.0, now_s - gap.start_s))
@@ -646,8 +813,18 @@ class Monitor:
             self.recorder.add_break(Break(self._wall(event.start_s), self._wall(event.end_s)))
 
     def _report_status(self, now_s: float, smoothed: Assessment) -> None:
-        if self._state is None or self._state[0] is not smoothed.verdict:
-            self._state = (smoothed.verdict, now_s)
+        state = _STATE_OF.get(smoothed.verdict, State.SLOUCHING)
+        hint, stale = self.hints.current, self._stale()
+        label = None
+        if stale:
+            state, label, hint = State.CAMERA_PROBLEM, NOT_JUDGING, stale
+            smoothed = Assessment(smoothed.verdict, None)  # no score: not judged
+        elif hint and smoothed.verdict in _UNSEEN:
+            state = State.CAMERA_PROBLEM  # the picture shows no posture: say why
+            label = state.value
+        shown = label or smoothed.verdict.value
+        if self._state is None or self._state[0] != shown:
+            self._state = (shown, now_s)
         snoozed = self.engine.snoozed(now_s)
         if self.status is not None:
             self.status(
@@ -659,16 +836,18 @@ class Monitor:
                     session_score=self.summary.score,
                     snoozed=snoozed,
                     day_score=self.summary.day_score,
-                    note=self.scorer.note(),
+                    note=hint or self.scorer.note(),
+                    label=label,
                 )
             )
         reason = (
-            self.summary.view_advice
+            hint
+            or self.summary.view_advice
             or ("nudges snoozed" if snoozed else "")
             or self.scorer.note()
             or ""
         )
-        self._publish(_STATE_OF.get(smoothed.verdict, State.SLOUCHING), reason, smoothed)
+        self._publish(state, reason, None if stale else smoothed)
 
     def _publish(self, state: State, reason: str, smoothed: Assessment | None = None) -> None:
         pause = self._pause
@@ -690,6 +869,10 @@ class Monitor:
 
 
 _STATE_OF = {Verdict.GOOD: State.GOOD, Verdict.NO_PERSON: State.AWAY}
+# The status line's word while the profile does not fit the camera (posture.stale).
+NOT_JUDGING = "not judging"
+# Verdicts that show no posture: with a hint in force, the picture is the problem.
+_UNSEEN = (Verdict.NO_PERSON, Verdict.PERSON_NO_POSE)
 
 
 @dataclass(frozen=True)
@@ -700,6 +883,14 @@ class _Gap:
     start_s: float
     cause: str
     jump_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Busy:
+    """Another program has the camera since a monotonic instant; `reason` names it."""
+
+    since_s: float
+    reason: str
 
 
 @dataclass(frozen=True)

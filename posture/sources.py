@@ -118,6 +118,15 @@ class CameraLostError(SourceError):
     laptop lid closed). Distinct from failing to open, so the monitor can wait and retry."""
 
 
+class CameraOpenError(SourceError):
+    """A camera could not be opened (absent, or held by another program). Carries the index,
+    so that the monitor can ask who holds the device (`posture.camera_share`)."""
+
+    def __init__(self, message: str, camera_index: int) -> None:
+        super().__init__(message)
+        self.camera_index = camera_index
+
+
 def _supported_list(extensions: tuple[str, ...]) -> str:
     return ", ".join(extensions)
 
@@ -371,6 +380,16 @@ class _CallThread:
         call.done.wait(RELEASE_WAIT_S)
 
 
+def camera_device_name(index: int, sysfs: Path = Path("/sys/class/video4linux")) -> str | None:
+    """The camera's own name as Linux gives it ("Integrated Camera: Integrated C"), so
+    that a profile can tell one camera from another at the same index; None elsewhere."""
+    try:
+        name = (sysfs / f"video{index}" / "name").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name or None
+
+
 class CameraSource(SourceBase):
     """A live camera by OpenCV index. Endless: iterate until `close()` or an error.
 
@@ -400,6 +419,7 @@ class CameraSource(SourceBase):
             raise SourceError(f"camera size must be positive, got {width}x{height}: try 640x480")
         self.camera_index = index
         self.description = f"camera {index}"
+        self.device_name = camera_device_name(index)
         self._clock = clock
         self._t0_s: float | None = None
         self._next_index = 0
@@ -410,9 +430,10 @@ class CameraSource(SourceBase):
         if not self._capture.isOpened():
             self.close()
             other = 1 if index == 0 else 0  # the usual built-in camera, or the next one
-            raise SourceError(
+            raise CameraOpenError(
                 f"cannot open camera {index}: check that it is connected and not in use by "
-                f"another program (try --source {other} for another camera)"
+                f"another program (try --source {other} for another camera)",
+                index,
             )
         # A request, not a promise: the driver picks the nearest mode it supports.
         self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)

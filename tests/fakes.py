@@ -8,40 +8,60 @@ The monitor, the camera source, the metrics and the scorer run for real on them:
   (`sleep`) and apart when a laptop is suspended or the clock is set (`jump_wall`).
 - `SceneCamera` stands in for `cv2.VideoCapture`: a frame every 1/30 s of the fake
   clock, one driver buffer, pictures from a scene (seconds since opened -> pose), and
-  scripted faults: losing the picture, a `grab` that blocks.
+  scripted faults: losing the picture, a `grab` that blocks. Given a `device` file it
+  holds it open from open to release, as the driver holds /dev/videoN (on
+  `RealClocks`, for the camera-sharing tests, which meet a real second process).
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
 from calibration.gates import CalibrationSample
 from calibration.profile import Profile
 from calibration.protocol import calibrate
-from posture.landmarks import PoseResult
+from posture.landmarks import Landmark, PoseResult
 from posture.metrics import PostureMetrics, compute_metrics
 from posture.sources import Frame, SourceBase
-from tests.skeletons import skeleton
+from tests.skeletons import skeleton, with_visibility
 
 # A picture's first pixel names the pose the fake model "sees" in it.
 NOBODY, UPRIGHT, SLOUCHED, RECLINED, FACING = 0, 1, 2, 3, 4
+# Pictures that show no posture: a covered lens (no detail), a dark room (the pose
+# lost), someone whose shoulders are out of the picture (a pose without them).
+COVERED, DARK, NO_SHOULDERS = 20, 21, 22
 POSES: dict[int, Callable[[], PoseResult]] = {
     UPRIGHT: lambda: skeleton(yaw_deg=90),
     SLOUCHED: lambda: skeleton(trunk_deg=20, neck_deg=-20, yaw_deg=90),
     RECLINED: lambda: skeleton(trunk_deg=-20, yaw_deg=90),
     FACING: lambda: skeleton(yaw_deg=0),  # the same person facing the camera
+    NO_SHOULDERS: lambda: with_visibility(
+        skeleton(yaw_deg=90), {Landmark.LEFT_SHOULDER: 0.1, Landmark.RIGHT_SHOULDER: 0.1}
+    ),
 }
 IMAGE_SHAPE = (48, 64, 3)
+_ROWS, _COLUMNS = np.mgrid[0 : IMAGE_SHAPE[0], 0 : IMAGE_SHAPE[1]]
+# A lit room's detail: grey levels about 95 +- 19, no skin tones, no face.
+_ROOM = np.sin(_COLUMNS / 3.0) * np.cos(_ROWS / 4.0)
 
 
 def picture(code: int) -> np.ndarray:
-    """A dark picture (no skin, so an empty one reads as nobody there) naming a pose."""
-    image = np.zeros(IMAGE_SHAPE, np.uint8)
+    """A picture of a lit room with no skin and no face (so an empty one reads as
+    nobody there), its first pixel naming a pose; COVERED is black, DARK dim."""
+    if code == COVERED:
+        grey = np.zeros(IMAGE_SHAPE[:2])
+    elif code == DARK:
+        grey = 18 + 12 * _ROOM
+    else:
+        grey = 96 + 40 * _ROOM
+    image = np.repeat(grey.astype(np.uint8)[:, :, None], 3, axis=2)
     image[0, 0, 0] = code
     return image
 
@@ -135,6 +155,26 @@ class Clocks:
             self.wall += timedelta(seconds=seconds)
 
 
+class RealClocks:
+    """`Clocks`' interface on real time, for tests that meet another process (inotify)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    @property
+    def mono_s(self) -> float:
+        return time.monotonic()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now().astimezone()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+
 class SceneCamera:
     """`cv2.VideoCapture` on fake clocks: 30 fps into a one-frame driver buffer.
 
@@ -145,13 +185,16 @@ class SceneCamera:
 
     def __init__(
         self,
-        clocks: Clocks,
+        clocks: Clocks | RealClocks,
         scene: Callable[[float], int],
         *,
         fails: Callable[[float], bool] = lambda t_s: False,
         block: threading.Event | None = None,
+        device: Path | None = None,
     ) -> None:
         self.clocks = clocks
+        # Held open from open to release, as a driver holds /dev/videoN.
+        self.device = None if device is None else open(device, "rb")
         self.scene = scene
         self.fails = fails
         self.block = block
@@ -206,6 +249,8 @@ class SceneCamera:
 
     def release(self) -> None:
         self.released = True
+        if self.device is not None:
+            self.device.close()
 
 
 class Recording(SourceBase):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -26,7 +27,8 @@ from posture.cli.common import (
 )
 from posture.errors import ProfileError
 from posture.pose import DEFAULT_MODEL
-from posture.sources import FrameSource, open_source
+from posture.sources import Frame, FrameSource, SourceBase, open_source
+from posture.stale import placement_of, setup_of
 from posture.store import HistoryStore
 from posture.vocabulary import View
 
@@ -64,6 +66,22 @@ def _camera_frames(source: FrameSource, seconds: float) -> Iterator[FrameAnalysi
             due = min(round(row.t_ms / 100), round(seconds * 10))
             ticker.advance(due - shown)
             shown = due
+
+
+class _Sized(SourceBase):
+    """`source`'s frames as they are, noting their size (the profile records it)."""
+
+    def __init__(self, source: FrameSource) -> None:
+        self.source = source
+        self.kind, self.description = source.kind, source.description
+        self.is_stream, self.live = source.is_stream, source.live
+        self.frame_count, self.duration_ms = source.frame_count, source.duration_ms
+        self.size: tuple[int, int] | None = None
+
+    def __iter__(self) -> Iterator[Frame]:
+        for frame in self.source:
+            self.size = frame.size
+            yield frame
 
 
 def _file_frames(source: FrameSource) -> Iterator[FrameAnalysis]:
@@ -147,12 +165,23 @@ def calibrate(
     with open_source(
         source_spec, start_ms=_seconds_to_ms(start), end_ms=_seconds_to_ms(end)
     ) as source:
-        rows = _camera_frames(source, seconds) if source.kind == "camera" else _file_frames(source)
+        sized = _Sized(source)
+        camera = source.kind == "camera"
+        rows = list(_camera_frames(sized, seconds) if camera else _file_frames(sized))
         samples = [CalibrationSample(r.metrics, r.person_count, r.brightness) for r in rows]
         description = source.description
+        device = getattr(source, "device_name", None)
     profile = build_profile(
         samples, name=name, source=description, model=DEFAULT_MODEL, force=force
     )
+    # The camera set-up, so that the monitor can tell when it moved (posture.stale).
+    setup = setup_of(
+        (placement_of(row.pose, row.metrics) for row in rows),
+        source=description,
+        size=sized.size,
+        camera=device,
+    )
+    profile = dataclasses.replace(profile, setup=setup)
     replaced = store.exists(name)
     path = store.save(profile)
     with HistoryStore() as history:

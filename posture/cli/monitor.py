@@ -157,6 +157,11 @@ def print_summary(summary: MonitorSummary, console: Console) -> None:
         console.print(
             f"Camera unavailable {len(summary.camera_gaps_s)} time(s), {gap:.0f} s in all."
         )
+    lent = [seconds for cause, seconds in summary.gaps if cause == "in use"]
+    if lent:
+        console.print(
+            f"Camera left to other programs {len(lent)} time(s), {_minutes(sum(lent))} in all."
+        )
     paused = sum(seconds for cause, seconds in summary.gaps if cause == "paused")
     if paused:
         console.print(f"Paused {_minutes(paused)}.")
