@@ -380,12 +380,16 @@ def test_movement_of_the_head_height_is_refused_too():
 
 def test_jitter_below_the_bound_is_still():
     necks = [9.0, 10.0, 11.0, 10.0, 9.5, 10.5]
-    check_still([upright(neck_inclination_deg=n) for n in necks])
+    frames = [upright(neck_inclination_deg=n) for n in necks]
+    check_still(frames)
+    assert accepted_frames([sample(f) for f in frames]) == frames
 
 
 def test_one_odd_frame_is_not_movement():
     necks = [10.0, 10.0, 10.0, 10.0, 10.0, 80.0]
-    check_still([upright(neck_inclination_deg=n) for n in necks])
+    frames = [upright(neck_inclination_deg=n) for n in necks]
+    check_still(frames)
+    assert accepted_frames([sample(f) for f in frames]) == frames
 
 
 def test_fewer_frames_than_the_movement_minimum_skip_the_movement_gate():
@@ -421,7 +425,9 @@ def test_upright_baselines_pass_at_every_bound():
         for bound in bounds:
             for edge in (bound.low, bound.high):
                 if edge is not None:
+                    assert upright_problems(view, {bound.metric: edge}) == [], (view, bound)
                     check_upright(view, {bound.metric: edge})
+        assert upright_problems(view, {}) == []
         check_upright(view, {})
 
 

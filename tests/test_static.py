@@ -1,11 +1,13 @@
 """Lint and types as tests, so CI enforces them: ruff on everything, mypy strict on the
-pure modules (configured in pyproject.toml)."""
+pure modules (configured in pyproject.toml), and every test able to fail."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +48,106 @@ def test_the_history_and_report_load_words_not_the_scorer():
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- every test can fail --------------------------------------------------------------------
+
+# Besides `assert`: pytest's own ways to fail a test, and any `assert_*` call
+# (numpy.testing.assert_allclose, a mock's assert_called_once_with, our assert_private).
+_FAILING_CALLS = frozenset({"raises", "warns", "fail", "deprecated_call"})
+
+
+def _call_name(call: ast.Call) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _fails_itself(function: ast.AST) -> bool:
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Call):
+            name = _call_name(node) or ""
+            if name in _FAILING_CALLS or name.startswith("assert"):
+                return True
+    return False
+
+
+def _helpers_called(function: ast.AST) -> set[str]:
+    """Functions called by bare name: only those can be resolved to a helper in tests/
+    (an attribute call such as `subprocess.run` must not count because some helper is
+    named `run` too)."""
+    return {
+        node.func.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+
+
+def unfailing_tests(tests_dir: Path) -> list[str]:
+    """`file:line name` of every test function in `tests_dir` with no assert, no
+    pytest.raises / warns / fail, no assert_* call and no call of a helper (defined or
+    imported from tests/ and resolved by name) that has one of those, transitively."""
+    modules = {p.stem: ast.parse(p.read_text(), str(p)) for p in sorted(tests_dir.glob("*.py"))}
+    scopes: dict[str, dict[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for stem, tree in modules.items():
+        scope = scopes.setdefault(stem, {})
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                scope[node.name] = node
+    for stem, tree in modules.items():  # `from tests.helpers import name` brings name in
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests."):
+                source = scopes.get((node.module or "").removeprefix("tests."), {})
+                for alias in node.names:
+                    if alias.name in source:
+                        scopes[stem][alias.asname or alias.name] = source[alias.name]
+    failing = {id(f) for scope in scopes.values() for f in scope.values() if _fails_itself(f)}
+    grown = True
+    while grown:
+        grown = False
+        for scope in scopes.values():
+            for function in scope.values():
+                if id(function) in failing:
+                    continue
+                called = [scope[n] for n in _helpers_called(function) if n in scope]
+                if any(id(helper) in failing for helper in called):
+                    failing.add(id(function))
+                    grown = True
+    return [
+        f"tests/{stem}.py:{function.lineno} {name}"
+        for stem, scope in scopes.items()
+        if stem.startswith("test_")
+        for name, function in scope.items()
+        if name.startswith("test")
+        and id(function) not in failing
+        and function in modules[stem].body
+    ]
+
+
+def test_every_test_can_fail():
+    """A test that only calls code passes whatever that code returns."""
+    assert unfailing_tests(REPO / "tests") == []
+
+
+def test_the_check_finds_a_test_that_asserts_nothing(tmp_path):
+    (tmp_path / "helpers.py").write_text(
+        "def check(x):\n    assert x\n\ndef build():\n    return 1\n"
+    )
+    (tmp_path / "test_sample.py").write_text(
+        "import pytest\n"
+        "from tests.helpers import check, build\n"
+        "def local(x):\n    check(x)\n"
+        "def test_asserts():\n    assert build()\n"
+        "def test_raises():\n    with pytest.raises(ValueError):\n        int('x')\n"
+        "def test_library_assert():\n    np.testing.assert_allclose(1, 1)\n"
+        "def test_through_helpers():\n    local(build())\n"
+        "def test_only_calls():\n    build()\n"
+        "def test_a_method_named_like_a_helper():\n    subprocess.check(1)\n"
+    )
+    assert unfailing_tests(tmp_path) == [
+        "tests/test_sample.py:14 test_only_calls",
+        "tests/test_sample.py:16 test_a_method_named_like_a_helper",
+    ]
