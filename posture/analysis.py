@@ -127,7 +127,7 @@ def without_person(image: np.ndarray, pose: PoseResult) -> np.ndarray:
     xy = np.clip(pose.image_xy, 0.0, 1.0) * (width, height)
     (left, _), (right, bottom) = xy.min(axis=0), xy.max(axis=0)
     margin = BLANK_MARGIN * max(right - left, bottom - xy[:, 1].min())
-    blanked = image.copy()
+    blanked: np.ndarray = image.copy()
     x0, x1 = max(0, int(left - margin)), min(width, int(right + margin) + 1)
     blanked[: min(height, int(bottom + margin) + 1), x0:x1] = 127
     return blanked

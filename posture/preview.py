@@ -42,7 +42,7 @@ class PreviewError(PostureError):
 
 def draw(image: np.ndarray, pose: PoseResult, assessment: Assessment) -> np.ndarray:
     """A copy of `image` with the visible skeleton and the verdict drawn on it."""
-    canvas = image.copy()
+    canvas: np.ndarray = image.copy()
     height, width = canvas.shape[:2]
     colour = GOOD_BGR if not assessment.verdict.is_bad else BAD_BGR
     if pose.detected:
