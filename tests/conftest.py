@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from calibration.profile import Profile
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -43,7 +47,7 @@ def _no_network_block_in_the_test_process(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.fixture(scope="session")
-def session_profile():
+def session_profile() -> Profile:
     """A profile calibrated on the sample session's upright opening (0-9.5 s)."""
     from calibration.gates import CalibrationSample
     from calibration.protocol import calibrate

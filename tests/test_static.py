@@ -1,5 +1,5 @@
 """Lint and types as tests, so CI enforces them: ruff on everything, mypy strict on the
-pure modules (configured in pyproject.toml), and every test able to fail."""
+files pyproject.toml lists, and every test able to fail."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.conftest import REPO
 @pytest.mark.skipif(
     importlib.util.find_spec("ruff") is None, reason="ruff not installed (pip install '.[test]')"
 )
-def test_ruff_finds_nothing():
+def test_ruff_finds_nothing() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
         cwd=REPO,
@@ -30,14 +30,17 @@ def test_ruff_finds_nothing():
 @pytest.mark.skipif(
     importlib.util.find_spec("mypy") is None, reason="mypy not installed (pip install '.[test]')"
 )
-def test_mypy_strict_on_the_pure_modules():
+def test_mypy_strict_finds_nothing() -> None:
+    # Incremental, on the repository's own .mypy_cache: a clean clone checks everything
+    # (8 s here), a re-run only what changed (0.3 s), and mypy's cache is keyed on each
+    # file's hash and on mypy's version, so it cannot hide an error.
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_history_and_report_load_words_not_the_scorer():
+def test_the_history_and_report_load_words_not_the_scorer() -> None:
     """`store`, `history` and `report` need the verdict names only: opening the
     history must not load numpy, the scorer or the calibration package."""
     probe = (
@@ -127,12 +130,12 @@ def unfailing_tests(tests_dir: Path) -> list[str]:
     ]
 
 
-def test_every_test_can_fail():
+def test_every_test_can_fail() -> None:
     """A test that only calls code passes whatever that code returns."""
     assert unfailing_tests(REPO / "tests") == []
 
 
-def test_the_check_finds_a_test_that_asserts_nothing(tmp_path):
+def test_the_check_finds_a_test_that_asserts_nothing(tmp_path: Path) -> None:
     (tmp_path / "helpers.py").write_text(
         "def check(x):\n    assert x\n\ndef build():\n    return 1\n"
     )
