@@ -60,7 +60,10 @@ def error_of(config_file: Path, text: str) -> str:
 
 
 def test_every_field_is_a_setting_and_the_policy_defaults_are_the_policys_own() -> None:
-    assert [s.field for s in SETTINGS] == [f.name for f in dataclasses.fields(MonitorConfig)]
+    # One setting per field, in any order: `posture config` lists SETTINGS' own order.
+    assert sorted(s.field for s in SETTINGS) == sorted(
+        f.name for f in dataclasses.fields(MonitorConfig)
+    )
     assert MonitorConfig().policy() == NudgePolicy()
     assert set(POLICY_FIELDS) <= {s.field for s in SETTINGS}
 

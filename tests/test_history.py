@@ -349,7 +349,9 @@ def test_day_summary_components():
     episodes = (Episode(at(20), at(30), V.SLOUCH),)
     nudges = (Nudge(at(20.5), "posture", "Sit back."), Nudge(at(25), "break", "Stand."))
     pains = (PainEntry(at(25), 4, "neck", "stiff"),)
-    day = summarize_day(T0.date(), HistoryRows(tuple(rows), episodes, nudges, (), pains))
+    day = summarize_day(
+        T0.date(), HistoryRows(minutes=tuple(rows), episodes=episodes, nudges=nudges, pains=pains)
+    )
     assert day.score == round(100 * (1200 + 600 * 0.25) / 1800)
     assert day.present_s == 1800 and day.seconds_in(V.SLOUCH) == 600
     assert day.episodes == episodes and day.longest_episode == episodes[0]
