@@ -168,10 +168,6 @@ class NudgeEngine:
     def away(self) -> bool:
         return self._away
 
-    @property
-    def in_episode(self) -> bool:
-        return self._episode is not None
-
     def snooze(self, until_s: float) -> None:
         self._snoozed_until_s = until_s
 
