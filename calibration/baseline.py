@@ -85,6 +85,8 @@ class MetricBaseline:
             )
 
     def as_dict(self) -> dict[str, float | int]:
+        """For the profile file: six decimals are far below the landmarker's jitter
+        and keep the file short enough to read and diff."""
         return {
             "median": round(self.median, 6),
             "mad": round(self.mad, 6),
@@ -94,6 +96,9 @@ class MetricBaseline:
 
 
 def tolerance_for(metric: str, centre: float, mad: float) -> float:
+    """SPREAD_K robust sigmas clipped to the metric's margins (see the module's
+    docstring). A relative margin around a zero centre would be no margin at all,
+    so it falls back to the minimum taken as absolute."""
     margin = MARGINS[metric]
     scale = abs(centre) if margin.relative else 1.0
     lower, upper = margin.minimum * scale, margin.maximum * scale

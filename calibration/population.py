@@ -83,6 +83,8 @@ def derive_population(samples: Iterable[tuple[str, PostureMetrics]]) -> dict[Vie
 
 
 def population_to_json(profiles: dict[View, Profile]) -> str:
+    """The bundled population file's text, views in a fixed order so that a new
+    derivation's diff shows only the numbers that moved."""
     payload = {view.value: profile.to_json() for view, profile in sorted(profiles.items())}
     return json.dumps(payload, indent=2) + "\n"
 

@@ -56,6 +56,7 @@ class Bound:
     unit: str = " deg"
 
     def problem(self, value: float) -> str | None:
+        """What to change when `value` is outside the range; None inside it."""
         if self.low is not None and value < self.low:
             return self.below
         if self.high is not None and value > self.high:
@@ -63,6 +64,7 @@ class Bound:
         return None
 
     def describe(self, value: float) -> str:
+        """The numbers behind a refusal, so a user who knows better can judge it."""
         low = "" if self.low is None else f"{self.low:g}"
         high = "" if self.high is None else f"{self.high:g}"
         span = (

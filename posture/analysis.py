@@ -41,6 +41,8 @@ class FrameAnalysis:
 
     @property
     def person_count(self) -> int:
+        """The crowd check's count where there was one: a tracking estimator sees
+        only the person it follows."""
         return self.pose.person_count if self.people is None else self.people
 
     def as_dict(self) -> dict[str, Any]:
@@ -94,6 +96,8 @@ class CrowdCounter:
         self._estimator.close()
 
     def count(self, frame: Frame) -> int:
+        """People in view at `frame`, detected afresh only once per `every_ms` of
+        source time: a second detector pass on every frame would double the cost."""
         due = (
             self._checked_ms is None
             or frame.t_ms < self._checked_ms  # a new file, or a rewound one

@@ -65,12 +65,15 @@ class LabelRow:
 
     @property
     def scored(self) -> bool:
+        """Good or bad, and not one of the labels (borderline, neck extension,
+        neutral) that careful people disagree on: those are listed, not counted."""
         if self.coarse_label not in ("good", "bad"):
             return False
         return not self.label.strip().lower().startswith(UNSCORED_PREFIXES)
 
     @property
     def view_group(self) -> str:
+        """The view, or "other" for any the protocol does not report on its own."""
         return self.view if self.view in VIEW_GROUPS else "other"
 
 
@@ -85,6 +88,7 @@ class MeasuredRow:
     brightness: float
 
     def calibration_sample(self) -> CalibrationSample:
+        """This image as one calibration frame, for the leave-one-out profiles."""
         return CalibrationSample(self.metrics, self.person_count, self.brightness)
 
 
@@ -206,6 +210,7 @@ class Stats:
     good_passed: int = 0
 
     def add(self, truth_bad: bool, predicted_bad: bool, has_pose: bool) -> None:
+        """Count one judged image; one without a pose still counts, judged as it was."""
         self.n += 1
         self.no_pose += 0 if has_pose else 1
         if truth_bad:
@@ -217,18 +222,26 @@ class Stats:
 
     @property
     def recall(self) -> float | None:
+        """Share of the bad images called bad; None without any bad image."""
         return self.bad_caught / self.bad if self.bad else None
 
     @property
     def specificity(self) -> float | None:
+        """Share of the good images let pass; None without any good image."""
         return self.good_passed / self.good if self.good else None
 
     @property
     def balanced_accuracy(self) -> float | None:
+        """The mean of recall and specificity, so that a set with more bad than good
+        images cannot flatter a scorer that calls everything bad; None unless both
+        are known."""
         parts = [p for p in (self.recall, self.specificity) if p is not None]
         return sum(parts) / len(parts) if len(parts) == 2 else None
 
     def as_dict(self) -> dict[str, Any]:
+        """For the JSON report, shares to four decimals: the dev set has far fewer
+        than 10,000 images, so more digits would be noise."""
+
         def rounded(value: float | None) -> float | None:
             return None if value is None else round(value, 4)
 
@@ -252,6 +265,7 @@ class Evaluation:
     unscored: int = 0
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON report, naming its protocol so that saved numbers stay comparable."""
         return {
             "protocol": (
                 "calibrated: leave-one-out per source; uncalibrated: leave-one-source-out "

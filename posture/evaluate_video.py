@@ -94,9 +94,11 @@ class Segment:
 
     @property
     def bad(self) -> bool:
+        """What the scorer must say here, in the images' terms: any bad posture."""
         return self.label == "bad"
 
     def contains(self, t_s: float) -> bool:
+        """Half-open, so a frame on the line between two segments counts once."""
         return self.start_s <= t_s < self.end_s
 
 
@@ -110,9 +112,12 @@ class LabelledClip:
 
     @property
     def calibration_segment(self) -> Segment:
+        """The first good segment: a user calibrates once, at the start of a
+        session. `read_clip` refuses a clip without one."""
         return next(s for s in self.segments if not s.bad)
 
     def segment_at(self, t_s: float) -> Segment | None:
+        """None in the transitions between segments, which are not scored."""
         return next((s for s in self.segments if s.contains(t_s)), None)
 
 
@@ -336,9 +341,12 @@ class SegmentResult:
 
     @property
     def right(self) -> bool:
+        """Settled on the label and stayed to the segment's end: what a user sees."""
         return self.settle_s is not None
 
     def as_dict(self) -> dict[str, Any]:
+        """For the JSON report; the delay to a hundredth of a second, finer than
+        any frame interval."""
         return {
             "start": self.segment.start_s,
             "end": self.segment.end_s,
@@ -367,16 +375,21 @@ class ClipResult:
 
     @property
     def segments_right(self) -> int:
+        """The headline count: segments whose smoothed verdict a user would agree with."""
         return sum(s.right for s in self.segments)
 
     @property
     def worst_settle_s(self) -> float | None:
+        """The longest wait for a right verdict; None when a segment never got one,
+        since no delay would then be honest."""
         delays = [s.settle_s for s in self.segments]
         if any(d is None for d in delays):
             return None
         return max((d for d in delays if d is not None), default=0.0)
 
     def as_dict(self) -> dict[str, Any]:
+        """For the JSON report, with the calibration's refusal and the learning's
+        time, which explain a weak clip."""
         return {
             "raw": self.raw.as_dict(),
             "smoothed": self.smoothed.as_dict(),
@@ -421,6 +434,8 @@ class VideoEvaluation:
     frames: dict[str, dict[str, list[JudgedFrame]]] = field(default_factory=dict)
 
     def as_dict(self, details: bool = False) -> dict[str, Any]:
+        """The JSON report; `details` adds every judged frame, to see where a clip
+        went wrong."""
         out: dict[str, Any] = {
             "protocol": VIDEO_PROTOCOL,
             "modes": {

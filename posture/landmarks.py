@@ -95,4 +95,5 @@ class PoseResult:
         return np.array([self.image_xy[index, 0] * width, self.image_xy[index, 1] * height])
 
     def is_visible(self, index: int, threshold: float) -> bool:
+        """False without a pose, whatever the index: callers need not check `detected`."""
         return self.detected and bool(self.visibility[index] >= threshold)

@@ -76,6 +76,8 @@ class Notice:
 
     @classmethod
     def from_nudge(cls, event: NudgeEvent) -> Notice:
+        """The nudge as a notification shows it: titled by its kind, since a banner
+        seen from the corner of an eye is read by its title."""
         return cls(TITLES.get(event.kind, event.kind), event.message, event.kind, event.level)
 
 
@@ -85,9 +87,12 @@ class Notifier(Protocol):
 
     name: str
 
-    def notify(self, notice: Notice) -> None: ...
+    def notify(self, notice: Notice) -> None:
+        """Show the reminder now; a sink that cannot must fall back or drop it,
+        since a reminder that fails must never stop the monitor."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the sink holds (a D-Bus connection); a second call does nothing."""
 
 
 class NullNotifier:
@@ -96,10 +101,10 @@ class NullNotifier:
     name = "none"
 
     def notify(self, notice: Notice) -> None:
-        pass
+        """Dropped: the user chose the status line alone."""
 
     def close(self) -> None:
-        pass
+        """Nothing held, nothing to release."""
 
 
 class RecordingNotifier:
@@ -112,9 +117,11 @@ class RecordingNotifier:
         self.closed = False
 
     def notify(self, notice: Notice) -> None:
+        """Kept in order, for a test or the demo's summary to read afterwards."""
         self.notices.append(notice)
 
     def close(self) -> None:
+        """Only noted, so that a test can check the monitor closes its sink."""
         self.closed = True
 
 
@@ -141,6 +148,7 @@ class TerminalNotifier:
         self.now = now
 
     def notify(self, notice: Notice) -> None:
+        """One line; the bell only on a real terminal, never into a log file."""
         if self.bell and _is_tty(self.console.file):
             self.console.bell()
         line = Text()
@@ -151,7 +159,7 @@ class TerminalNotifier:
         self.console.print(line, soft_wrap=True)
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the stream is the caller's."""
 
     def _icon(self) -> str:
         # The alarm clock cannot be encoded on a Latin-1 or ASCII terminal.
@@ -170,9 +178,11 @@ def _is_tty(stream: object) -> bool:
 class DesktopBackend(Protocol):
     """What `DesktopNotifier` needs from a notification library. `send` raises on failure."""
 
-    def send(self, notice: Notice) -> None: ...
+    def send(self, notice: Notice) -> None:
+        """Show one notification, or raise: `DesktopNotifier` falls back on failure."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Let go of the notification service; a second call does nothing."""
 
 
 class DesktopNotifier:
@@ -193,6 +203,8 @@ class DesktopNotifier:
         self.failure: str | None = None
 
     def notify(self, notice: Notice) -> None:
+        """On the desktop while it works; after its first failure on the fallback
+        for good, since each new try could cost the whole time limit again."""
         if self.backend is not None:
             try:
                 self.backend.send(notice)
@@ -203,6 +215,7 @@ class DesktopNotifier:
         self.fallback.notify(notice)
 
     def close(self) -> None:
+        """The backend and the fallback both: either may hold a connection."""
         self._close_backend()
         self.fallback.close()
 
@@ -239,6 +252,7 @@ class LibraryBackend:
         self._loop = asyncio.new_event_loop()
 
     def send(self, notice: Notice) -> None:
+        """Sent within the time limit, or a `NotifierError` with the library's reason."""
         dispatched: list[bool] = []
         notification = self._library.Notification(
             title=notice.title,
@@ -260,6 +274,7 @@ class LibraryBackend:
             raise NotifierError(problems[-1] if problems else "the notification was not sent")
 
     def close(self) -> None:
+        """The D-Bus connection and the private loop, once; a later call does nothing."""
         if self._loop.is_closed():
             return
         with contextlib.suppress(Exception):

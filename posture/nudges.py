@@ -131,6 +131,7 @@ class MessageRotation:
         self._next: Counter[str] = Counter()
 
     def take(self, key: str) -> str:
+        """The next wording for `key`: the same words every five minutes read as nagging."""
         options = MESSAGES[key]
         message = options[self._next[key] % len(options)]
         self._next[key] += 1
@@ -166,12 +167,15 @@ class NudgeEngine:
 
     @property
     def away(self) -> bool:
+        """Nobody in view for `away_after_s`: a glance away is not leaving."""
         return self._away
 
     def snooze(self, until_s: float) -> None:
+        """No nudge of any kind before `until_s`; episodes and breaks are still kept."""
         self._snoozed_until_s = until_s
 
     def snoozed(self, now_s: float) -> bool:
+        """Whether nudges are paused at `now_s`, for the status line to say so."""
         return now_s < self._snoozed_until_s
 
     def sitting_s(self, now_s: float) -> float:
@@ -181,6 +185,8 @@ class NudgeEngine:
     def update(
         self, now_s: float, verdict: Verdict
     ) -> list[NudgeEvent | EpisodeEvent | BreakEvent]:
+        """What `verdict` at `now_s` sets off. A step back in time counts as no time,
+        so a clock that jumps back never takes time off a verdict's tally."""
         step = 0.0 if self._last_s is None else max(0.0, now_s - self._last_s)
         self._last_s = now_s
         events: list[NudgeEvent | EpisodeEvent | BreakEvent] = []

@@ -86,6 +86,7 @@ class PreviewWindow:
             ) from None
 
     def close(self) -> None:
+        """Close the window once; a window the user closed already is no error."""
         if self.open:
             self.open = False
             try:

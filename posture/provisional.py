@@ -140,6 +140,7 @@ class LearningScorer:
 
     @property
     def learning(self) -> bool:
+        """Still on the population's verdicts: no provisional profile fitted yet."""
         return self.provisional is None
 
     @property
@@ -161,6 +162,8 @@ class LearningScorer:
         person_present: bool = False,
         t_ms: int | None = None,
     ) -> Assessment:
+        """The verdict of the best judge so far; a settled frame it calls good is
+        learned from. Without `t_ms` (stills) each frame counts as a second."""
         judge = self.provisional or self.population
         assessment = judge.assess(metrics, person_present)
         step_s = self._step_s(t_ms)

@@ -112,6 +112,7 @@ class Reason:
     excess: float  # in tolerances: 1.0 = at the threshold
 
     def describe(self) -> str:
+        """The reason in one sentence with its numbers, so a verdict can be checked."""
         past = abs(self.value - self.threshold)
         return (
             f"{self.metric} {self.value:.2f} is {past:.2f} past its threshold "
@@ -119,6 +120,7 @@ class Reason:
         )
 
     def as_dict(self) -> dict[str, object]:
+        """For `analyze --json`; four decimals are finer than the landmarker's jitter."""
         return {
             "verdict": self.verdict.value,
             "metric": self.metric,
@@ -150,6 +152,7 @@ class Assessment:
             raise ValueError("nobody there: no score")
 
     def as_dict(self) -> dict[str, object]:
+        """For `analyze --json`: the verdict with the numbers that made it."""
         return {
             "verdict": self.verdict.value,
             "score": self.score,
@@ -254,6 +257,8 @@ class Scorer:
         return None
 
     def profile_for(self, view: View) -> Profile:
+        """The calibrated profile whatever the view (`ViewCheck` warns when it does not
+        fit); without one, the population default measured in that view."""
         if self.profile is not None:
             return self.profile
         return self.defaults[view]
@@ -353,14 +358,18 @@ class VerdictSmoother:
 
     @property
     def verdict(self) -> Verdict | None:
+        """The verdict held now; None before the first update or after `reset`."""
         return self._current
 
     def reset(self) -> None:
+        """Forget every vote: frames from before a gap say nothing about now."""
         self._window.clear()
         self._current = None
         self._since_ms = 0
 
     def update(self, assessment: Assessment, t_ms: int | None = None) -> Assessment:
+        """Vote with `assessment`; the verdict changes only when the new one has
+        `switch_share` of the window and the old one was held `min_hold_ms`."""
         now = round(self.clock() * 1000) if t_ms is None else t_ms
         if self._window and now < self._window[-1][0]:
             # Time went backwards (a looping video, a new file): start afresh.
@@ -435,6 +444,8 @@ class ViewCheck:
         self.mismatch: View | None = None
 
     def update(self, view: View) -> View | None:
+        """The other side's view, the first time it prevails; None otherwise, so that
+        the warning is given once and not with every frame."""
         self._views.append(view)
         if len(self._views) < (self._views.maxlen or 1):
             return None
@@ -449,6 +460,7 @@ class ViewCheck:
         return None
 
     def advice(self, profile_name: str) -> str:
+        """What to tell the user about the mismatch `update` reported."""
         return view_advice(self.mismatch or self.calibrated, self.calibrated, profile_name)
 
 

@@ -48,9 +48,12 @@ class LazyGroup(click.Group):
     """A click group that imports a command's module when the command is asked for."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name for --help, from the table: importing them all to
+        list them would cost the start-up this class exists to save."""
         return sorted({*self.commands, *COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use and the command kept."""
         command = self.commands.get(cmd_name)
         if command is None and cmd_name in COMMANDS:
             module, name = COMMANDS[cmd_name]

@@ -54,6 +54,8 @@ class Judge:
         self.posed = self.across = 0
 
     def add_verdict(self, row: FrameAnalysis, record: dict[str, Any]) -> None:
+        """Judge `row` into `record` in place, counting the frames seen from the
+        other side on the way, for `view_warning` at the end."""
         profile = self.scorer.profile
         if row.metrics is not None and profile is not None:
             self.posed += 1

@@ -85,6 +85,7 @@ class FiniteFloatRange(click.FloatRange):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
+        """The number, finite checked first: the range check that follows lets a nan by."""
         number: float = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value} is not a finite number: use {self.allowed()}", param, ctx)
@@ -123,6 +124,8 @@ class ReplaySpeed(FiniteFloatRange):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
+        """The speed; one between 0 and the slowest real speed is refused by name,
+        since the range (0 to 100) alone would let 1e-9 replay for years."""
         speed = super().convert(value, param, ctx)
         if 0 < speed < MIN_REPLAY_SPEED:
             self.fail(
@@ -145,6 +148,7 @@ class SourceSpec(click.ParamType[str]):
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> str:
+        """The text as typed, for `open_source`; only what it would misread is refused."""
         text = str(value)
         if not text:  # Path("") is the current folder: never what was meant
             self.fail("an empty value is not a camera, file or folder: name one", param, ctx)
@@ -170,6 +174,7 @@ class UserText(click.ParamType[str]):
     name = "text"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """The text, refused here so the error names the option rather than the store."""
         text = str(value)
         if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
             self.fail(
@@ -193,6 +198,7 @@ class NamedPath(click.Path[Path]):
         param: click.Parameter | None,
         ctx: click.Context | None,
     ) -> Path:
+        """The path; click.Path itself would take "" for the current folder."""
         if not os.fspath(value):
             self.fail("an empty name is not a file or folder: name one", param, ctx)
         return super().convert(value, param, ctx)
