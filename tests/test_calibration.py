@@ -57,7 +57,6 @@ from posture.vocabulary import View
 from tests.skeletons import hand_metrics
 
 FAST = settings(max_examples=60, deadline=None)
-YAW_BY_VIEW = {View.FRONTAL: 0.0, View.OBLIQUE: 45.0, View.SIDE: 90.0}
 
 # An upright person seen from the side, every baseline metric measured.
 UPRIGHT: dict[str, float] = {

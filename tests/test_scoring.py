@@ -33,7 +33,6 @@ from posture.vocabulary import Verdict, View
 from tests.skeletons import hand_metrics
 
 FAST = settings(max_examples=200, deadline=None)
-YAW_BY_VIEW = {View.FRONTAL: 0.0, View.OBLIQUE: 45.0, View.SIDE: 90.0}
 
 
 def metrics(view: View = View.SIDE, **values: Any) -> PostureMetrics:
