@@ -70,6 +70,11 @@ def test_monitor_preview_opens_a_real_window_under_xvfb():
         [
             "xvfb-run",
             "-a",
+            # -a looks for a free display from -n up, and two runs looking from the same
+            # number at once can both pick it: start each test process somewhere else
+            # (500-899, clear of the tray test's 100-499).
+            "-n",
+            str(500 + os.getpid() % 400),
             sys.executable,
             "-m",
             "posture",
