@@ -127,6 +127,21 @@ def test_bad_labels_files_are_clear_errors(tmp_path, content, message, capsys):
         measure_rows(read_labels(labels))
 
 
+def test_a_bad_later_path_fails_before_anything_is_measured_or_written(tmp_path, capsys):
+    """Found by the CLI fuzz: the first labels file was measured and its population
+    written, then the second path failed, leaving two lines and a file behind."""
+    from tests.test_cli import run
+
+    labels = write_labels(tmp_path, SAMPLE_ROWS[:4])
+    population = tmp_path / "population.json"
+    code, out, err = run(
+        ["evaluate", str(labels), "--write-population", str(population), "missing.csv"], capsys
+    )
+    assert code == 1
+    assert err.splitlines() == ["posture: error: no labels file at 'missing.csv'"]
+    assert out == "" and not population.exists()
+
+
 @needs_shared
 def test_accuracy_on_the_dev_set_does_not_drop_below_the_recorded_baseline():
     """docs/accuracy.json records `posture evaluate` on ../shared/data/dev; never worse."""

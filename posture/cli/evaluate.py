@@ -16,6 +16,7 @@ from posture.errors import EvaluationError
 from posture.evaluate import (
     MODELS_NOTE,
     VIEW_GROUPS,
+    LabelRow,
     evaluate,
     measure_rows,
     population_samples,
@@ -85,9 +86,8 @@ def _video_tables(result: dict[str, Any]) -> list[Table]:
 
 
 def _evaluate_images(
-    labels: Path, write_population: Path | None, details: bool
+    rows: list[LabelRow], write_population: Path | None, details: bool
 ) -> tuple[dict[str, Any], list[Any]]:
-    rows = read_labels(labels)
     with progress_bar(len(rows), "measuring images") as ticker:
         measured = measure_rows(rows, ticker.advance)
     if write_population is not None:
@@ -206,18 +206,25 @@ def evaluate_command(
     Prints recall on bad, specificity on good and balanced accuracy. The
     protocols are in docs/accuracy.md.
     """
-    results: dict[str, Any] = {}
-    renderables: list[Any] = []
+    # Every input read first: a bad last path must not cost minutes of measuring, nor
+    # leave a population file written and a "Wrote ..." line before its error.
+    videos: dict[str, list[LabelledClip]] = {}
+    images: dict[str, list[LabelRow]] = {}
     for path in paths:
         key = str(path)
-        if key in results:
+        if key in videos or key in images:
             raise EvaluationError(f"{key!r} is given twice")
         if is_video_labels(path):
-            results[key], parts = _evaluate_videos(find_clips(path), every, details)
+            videos[key] = find_clips(path)
         else:
-            if path.is_dir():
-                path = path / "labels.csv"
-            results[key], parts = _evaluate_images(path, write_population, details)
+            images[key] = read_labels(path / "labels.csv" if path.is_dir() else path)
+    results: dict[str, Any] = {}
+    renderables: list[Any] = []
+    for key in map(str, paths):
+        if key in videos:
+            results[key], parts = _evaluate_videos(videos[key], every, details)
+        else:
+            results[key], parts = _evaluate_images(images[key], write_population, details)
         renderables.extend(parts)
     if as_json:
         only = next(iter(results.values())) if len(results) == 1 else results
