@@ -219,7 +219,8 @@ class ScreenWatcher:
         if loop is not None and stopping is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already closed
                 loop.call_soon_threadsafe(stopping.set)
-        thread.join(2 * self.timeout_s)
+        # Bounded: pending requests (2 x timeout_s), then each bus's goodbye (timeout_s).
+        thread.join(5 * self.timeout_s)
         self._thread = None
 
     def _run(self) -> None:
@@ -250,6 +251,10 @@ class ScreenWatcher:
             self._ready.set()
             await self._stopping.wait()
         finally:
+            # A delay lock asked for just before the stop may still be on its way: let
+            # that request land first, so its descriptor is closed here and not leaked.
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=2 * self.timeout_s)
             self._let_sleep()
             for bus in buses:
                 bus.disconnect()
@@ -387,7 +392,12 @@ class ScreenWatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SLEEP_DELAY_MAX_S
         let_go = (State.PAUSED, State.STOPPED)
-        while self.tracker.controls.snapshot.state not in let_go and loop.time() < deadline:
+        stopping = self._stopping
+        while (
+            self.tracker.controls.snapshot.state not in let_go
+            and loop.time() < deadline
+            and not (stopping is not None and stopping.is_set())
+        ):
             await asyncio.sleep(0.02)
         self._let_sleep()
 
