@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from posture.errors import PostureError
+from posture.paths import PathError, private_folder
 from posture.timeline import local_now
 
 LOCK_FILE = "monitor.lock"
@@ -96,13 +97,18 @@ class InstanceLock:
 
     def _open(self) -> int:
         try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_folder(self.folder)  # 0700, like every folder posture makes
             flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
             return os.open(self.path, flags, 0o600)
         except OSError as error:
             raise MonitorRunningError(
                 f"cannot take the monitor lock {self.path} ({error.strerror or error}): give "
                 "your user write access to the data folder, or set POSTURE_HOME to another one"
+            ) from None
+        except PathError as error:
+            raise MonitorRunningError(
+                f"cannot take the monitor lock {self.path}: {error}, "
+                "or set POSTURE_HOME to another one"
             ) from None
 
 

@@ -39,9 +39,14 @@ def test_a_second_lock_names_the_holder_and_a_released_one_is_free(tmp_path):
 
 def test_the_lock_folder_and_file_are_private(tmp_path):
     folder = tmp_path / "new" / "posture"
-    with InstanceLock(folder, "camera 0"):
-        assert folder.stat().st_mode & 0o777 == 0o700
-        assert (folder / LOCK_FILE).stat().st_mode & 0o777 == 0o600
+    previous = os.umask(0o022)  # the usual one: parents made by mkdir would be 0755
+    try:
+        with InstanceLock(folder, "camera 0"):
+            assert folder.stat().st_mode & 0o777 == 0o700
+            assert folder.parent.stat().st_mode & 0o777 == 0o700  # made here too
+            assert (folder / LOCK_FILE).stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)
 
 
 def test_a_lock_that_cannot_be_created_is_one_clear_error(tmp_path):

@@ -419,10 +419,16 @@ def test_demo_takes_an_empty_folder_and_marks_it_as_its_own(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     _fresh_demo_home(empty)
-    _fresh_demo_home(tmp_path / "new" / "demo")
+    previous = os.umask(0o022)  # the usual one: parents made by mkdir would be 0755
+    try:
+        _fresh_demo_home(tmp_path / "new" / "demo")
+    finally:
+        os.umask(previous)
     for home in (empty, tmp_path / "new" / "demo"):
         assert [p.name for p in home.iterdir()] == [DEMO_MARKER]
-    assert (tmp_path / "new" / "demo").stat().st_mode & 0o777 == 0o700
+    for made in (tmp_path / "new", tmp_path / "new" / "demo"):
+        assert made.stat().st_mode & 0o777 == 0o700, made
+    assert (tmp_path / "new" / "demo" / DEMO_MARKER).stat().st_mode & 0o777 == 0o600
     (empty / "history.sqlite3").write_text("from an earlier demo")
     _fresh_demo_home(empty)  # its own: emptied
     assert [p.name for p in empty.iterdir()] == [DEMO_MARKER]

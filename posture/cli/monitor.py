@@ -42,7 +42,7 @@ from posture.instance import InstanceLock
 from posture.monitor import Monitor, MonitorSettings, MonitorSummary, Status, open_throttled
 from posture.notify import NOTIFIER_CHOICES, TITLES, Notice, make_notifier
 from posture.nudges import NudgeEvent, NudgePolicy
-from posture.paths import data_dir
+from posture.paths import PathError, data_dir, private_folder, write_private
 from posture.preview import PreviewWindow
 from posture.provisional import LearningScorer
 from posture.records import NullRecorder
@@ -571,9 +571,11 @@ def _fresh_demo_home(home: Path) -> None:
             if my_uid is not None and marker.stat().st_uid != my_uid():
                 raise refuse("was made by another user's demo")
             shutil.rmtree(home)
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (home / DEMO_MARKER).write_text(
-            "Made by `posture demo`, which empties this folder at each run.\n"
+        private_folder(home)
+        write_private(
+            home / DEMO_MARKER, b"Made by `posture demo`, which empties this folder at each run.\n"
         )
+    except PathError as error:
+        raise refuse(f"cannot be prepared ({error})") from None
     except OSError as error:
         raise refuse(f"cannot be prepared ({error.strerror or error})") from None

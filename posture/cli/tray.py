@@ -33,7 +33,7 @@ from posture.cli.report import open_history, today
 from posture.control import Controllable, Controls, say_once_watching
 from posture.history import summarize
 from posture.monitor import MonitorSummary
-from posture.paths import data_dir
+from posture.paths import data_dir, private_folder
 from posture.report import write_html
 from posture.tray import Calibrated, TrayActions, require_library, run_tray, tray_unavailable
 
@@ -138,7 +138,7 @@ def write_today_report(folder: Path | None = None, day: date | None = None) -> P
     """Today's report as one self-contained page, `reports/YYYY-MM-DD.html` in the data folder."""
     day = today() if day is None else day
     folder = data_dir() / "reports" if folder is None else folder
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)  # health data: 0700, like every folder posture makes
     with open_history(create=False) as store:
         summary = summarize(day, day, store.days(day, day))
     path = folder / f"{day.isoformat()}.html"
