@@ -503,17 +503,17 @@ def test_recalibrating_from_the_tray_pauses_the_monitor_which_resumes_on_the_new
         try:
             actions = default_actions(controls, str(UPRIGHT_PHOTO.parent), None)
             tray, messages = _tray(controls, actions)
-            assert _process_until(lambda: controls.snapshot.state is State.GOOD)
+            assert _process_until(lambda: controls.snapshot.state is State.GOOD), snapshots
             tray.recalibrate_action.trigger()
             assert _process_until(lambda: bool(messages.shown[1:]), timeout_s=60)
             assert messages.shown[1][0] == "Recalibrated", messages.shown
-            assert _process_until(lambda: snapshots[-1].state is not State.PAUSED)
+            assert _process_until(lambda: snapshots[-1].state is not State.PAUSED), snapshots
             assert runner.profile_name == "default"  # judged against the new profile
         finally:
             controls.stop()
             thread.join(10)
     paused = [(s.state, s.reason) for s in snapshots if s.state is State.PAUSED]
-    assert paused == [(State.PAUSED, RECALIBRATING)]
+    assert paused == [(State.PAUSED, RECALIBRATING)], snapshots
     resumed = snapshots[snapshots.index(next(s for s in snapshots if s.state is State.PAUSED)) + 1]
     assert (resumed.state, resumed.reason) == (State.STARTING, "resuming")
 
