@@ -444,14 +444,14 @@ def _monitor_session(run: _Run, config: MonitorConfig, host: Host | None) -> Mon
 
 
 # The demo compresses the policy so that a 40 s recording shows what a working
-# day would: nudges after 3 s of bad posture instead of 30 s, and so on.
+# day would: nudges after 3 s of bad posture instead of 30 s, and so on. A break
+# still falls due after the usual sitting (NudgePolicy's), which 40 s never reaches.
 DEMO_POLICY = NudgePolicy(
     sustained_bad_s=3.0,
     good_to_end_s=2.0,
     cooldown_s=8.0,
     away_after_s=3.0,
     break_min_s=5.0,
-    break_due_s=45 * 60.0,
 )
 DEMO_CALIBRATION_END_S = 9.5
 HISTORY_FILE = "history.sqlite3"
