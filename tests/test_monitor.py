@@ -444,9 +444,11 @@ def test_a_recorded_replay_reports_the_day_so_far_and_an_unrecorded_one_writes_n
     assert code == 0, err
     assert "Posture score: 100 / 100" in out and "Today so far" not in out
     assert not (_isolated_home / "history.sqlite3").exists()  # a replay is not recorded
+    assert "add --record to keep it" in err  # and the user is told so
     for _ in range(2):
         code, out, err = run([*replay, "--record"], capsys)
         assert code == 0, err
+        assert "--record" not in err
     assert "Today so far, with earlier sessions: 100 / 100" in out
     code, out, err = run([*replay, "--record", "--no-history"], capsys)
     assert code == 2 and "--record and --no-history contradict each other" in err

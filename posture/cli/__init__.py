@@ -72,7 +72,10 @@ def cli(verbose: bool) -> None:
     with MediaPipe's pose model, against your own calibrated upright posture.
     Frames stay in memory: nothing is written or sent anywhere.
 
-    Start with `posture calibrate`, then `posture analyze`.
+    \b
+    Try it without a camera: posture demo
+    Your day: posture calibrate (sit upright for 10 s), then posture monitor
+    (or posture tray) while you work, and posture report at the end of it.
     """
     _configure_logging(verbose)
     if network_blocked():

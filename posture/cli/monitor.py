@@ -348,6 +348,8 @@ def run_monitor(options: MonitorOptions, host: Host | None = None) -> None:
     if err.is_terminal and not options.quiet:
         err.file.write("\n")
     print_summary(summary, out)
+    if not (camera or options.record or options.no_history):
+        err.print("A replay is not kept in your history: add --record to keep it.")
 
 
 def _watching(source_spec: str) -> str:
