@@ -90,6 +90,7 @@ class Setup:
                 raise ValueError(f"{name} must be finite, got {value}")
 
     def to_json(self) -> dict[str, Any]:
+        """The profile's `setup` entry; positions and scale rounded to 6 decimals."""
         return {
             "source": self.source,
             "camera": self.camera,
@@ -142,12 +143,17 @@ class Profile:
             raise ValueError("a profile needs at least one metric baseline")
 
     def baseline(self, metric: str) -> MetricBaseline | None:
+        """The upright baseline of `metric`, or None if calibration never measured it
+        (not every metric can be seen from every camera view)."""
         return self.metrics.get(metric)
 
     def renamed(self, name: str) -> Profile:
+        """A copy under another name (checked, so a ProfileError if it cannot be a file
+        name); nothing is saved."""
         return replace(self, name=check_name(name))
 
     def to_json(self) -> dict[str, Any]:
+        """The file's content (see the module docstring); `setup` only when known."""
         return {
             "schema_version": self.schema_version,
             "name": self.name,
@@ -215,17 +221,22 @@ class ProfileStore:
         self.folder = folder
 
     def path(self, name: str) -> Path:
+        """Where the profile `name` is or would be; a ProfileError for an invalid name."""
         return self.folder / f"{check_name(name)}.json"
 
     def names(self) -> list[str]:
+        """The saved profiles, sorted; none while the folder does not exist."""
         if not self.folder.is_dir():
             return []
         return sorted(p.stem for p in self.folder.glob("*.json") if _NAME_PATTERN.match(p.stem))
 
     def exists(self, name: str) -> bool:
+        """Whether a profile file by that name exists (it may still be corrupt)."""
         return self.path(name).is_file()
 
     def load(self, name: str) -> Profile:
+        """The saved profile; a ProfileError, with the known names and how to create it,
+        if there is none by that name, or saying what is wrong with its file."""
         path = self.path(name)
         if not path.is_file():
             known = ", ".join(self.names()) or "none yet"
@@ -263,6 +274,8 @@ class ProfileStore:
         return path
 
     def delete(self, name: str) -> Path:
+        """Removes the profile's file and returns where it was; a ProfileError if there is
+        none by that name."""
         path = self.path(name)
         if not path.is_file():
             raise ProfileError(f"no profile named {name!r} to delete")
@@ -271,6 +284,8 @@ class ProfileStore:
 
 
 def load_profile_file(path: Path) -> Profile:
+    """A profile from any file, in the store or not; a file that cannot be read, or is
+    not JSON or not a valid profile, is a ProfileError naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -52,9 +52,12 @@ class Entry:
 
     @property
     def program(self) -> str:
+        """The program the entry runs (its first word); "" when it runs nothing."""
         return self.command[0] if self.command else ""
 
     def program_exists(self) -> bool:
+        """Whether the program is an absolute path to an executable file: False once
+        posture was moved or uninstalled, and the entry would fail at login."""
         path = Path(self.program)
         return path.is_absolute() and path.is_file() and os.access(path, os.X_OK)
 
@@ -63,16 +66,27 @@ class Autostart(Protocol):
     """One platform's mechanism. `disable` and `status` return None when there is no entry."""
 
     @property
-    def mechanism(self) -> str: ...
+    def mechanism(self) -> str:
+        """What kind of entry it is, in words for messages ("LaunchAgent")."""
+        ...
 
     @property
-    def location(self) -> str: ...
+    def location(self) -> str:
+        """Where the entry lives (a file or a registry value), whether it exists or not."""
+        ...
 
-    def enable(self, command: Sequence[str]) -> Entry: ...
+    def enable(self, command: Sequence[str]) -> Entry:
+        """Writes the entry that runs `command` at login, replacing any; raises
+        `AutostartError` when it cannot be written."""
+        ...
 
-    def disable(self) -> Entry | None: ...
+    def disable(self) -> Entry | None:
+        """Removes the entry and returns what it was."""
+        ...
 
-    def status(self) -> Entry | None: ...
+    def status(self) -> Entry | None:
+        """The entry as it is now, read back from where it lives."""
+        ...
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -178,6 +192,8 @@ def _unescape_desktop_string(value: str) -> str:
 
 
 def desktop_entry(command: Sequence[str]) -> str:
+    """The text of an XDG autostart file that runs `command` in the graphical session;
+    `AutostartError` if an argument has a control character (see `desktop_exec`)."""
     return (
         "[Desktop Entry]\n"
         "Type=Application\n"
@@ -236,6 +252,9 @@ class _FileEntry:
 
 
 class XdgAutostart(_FileEntry):
+    """`posture.desktop` in `$XDG_CONFIG_HOME/autostart` (`~/.config/autostart` when it is
+    unset or relative). The entry counts as disabled when the desktop's settings hid it."""
+
     mechanism = "XDG autostart entry"
 
     def __init__(self, environ: Mapping[str, str] | None = None, home: Path | None = None):
@@ -262,6 +281,7 @@ class XdgAutostart(_FileEntry):
 
 
 def launch_agent(command: Sequence[str]) -> bytes:
+    """The plist of a LaunchAgent that runs `command` at login, in the GUI session only."""
     agent: dict[str, Any] = {
         "Label": LAUNCH_AGENT_LABEL,
         "ProgramArguments": list(command),
@@ -274,6 +294,9 @@ def launch_agent(command: Sequence[str]) -> bytes:
 
 
 class LaunchAgent(_FileEntry):
+    """`~/Library/LaunchAgents/local.posture.plist`. The entry counts as disabled when its
+    `Disabled` key is set; a damaged plist is an `AutostartError` that says how to fix it."""
+
     mechanism = "LaunchAgent"
 
     def __init__(self, home: Path | None = None) -> None:
@@ -302,11 +325,17 @@ class LaunchAgent(_FileEntry):
 class Registry(Protocol):
     """The string values of one registry key: `winreg` in use, a dict in tests."""
 
-    def get(self, name: str) -> str | None: ...
+    def get(self, name: str) -> str | None:
+        """The value `name`, or None when it (or the key) does not exist."""
+        ...
 
-    def set(self, name: str, value: str) -> None: ...
+    def set(self, name: str, value: str) -> None:
+        """Writes `name` as a string value, creating the key if needed; OSError on failure."""
+        ...
 
-    def delete(self, name: str) -> None: ...
+    def delete(self, name: str) -> None:
+        """Removes `name`; nothing happens when it (or the key) does not exist."""
+        ...
 
 
 def _winreg() -> Any:
@@ -318,6 +347,7 @@ class RunRegistry:
     """HKEY_CURRENT_USER's Run key through `winreg` (Windows only)."""
 
     def get(self, name: str) -> str | None:
+        """The value, or None when it or the Run key is missing; other OSErrors propagate."""
         winreg = _winreg()
         try:
             with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
@@ -327,11 +357,13 @@ class RunRegistry:
         return str(value)
 
     def set(self, name: str, value: str) -> None:
+        """Writes a REG_SZ value, creating the Run key if needed; OSError on failure."""
         winreg = _winreg()
         with winreg.CreateKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
             winreg.SetValueEx(key, name, 0, winreg.REG_SZ, value)
 
     def delete(self, name: str) -> None:
+        """Removes the value; a missing value or Run key is not an error."""
         winreg = _winreg()
         try:
             with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
@@ -379,6 +411,9 @@ def split_windows_command(line: str) -> list[str]:
 
 
 class RunValue:
+    """The `posture` value under HKCU's Run key, holding the command as one Windows
+    command line. `registry` is `winreg` by default, a fake in tests."""
+
     mechanism = "Run registry value"
 
     def __init__(self, registry: Registry | None = None) -> None:
@@ -386,6 +421,8 @@ class RunValue:
         self.location = f"HKEY_CURRENT_USER\\{RUN_KEY}\\{RUN_VALUE}"
 
     def enable(self, command: Sequence[str]) -> Entry:
+        """Writes the value (quoted with `list2cmdline`), replacing any; a registry
+        error is an `AutostartError`."""
         try:
             self.registry.set(RUN_VALUE, subprocess.list2cmdline(list(command)))
         except OSError as error:
@@ -393,12 +430,14 @@ class RunValue:
         return Entry(self.mechanism, self.location, tuple(command))
 
     def disable(self) -> Entry | None:
+        """Removes the value and returns what it was; None, touching nothing, when unset."""
         entry = self.status()
         if entry is not None:
             self.registry.delete(RUN_VALUE)
         return entry
 
     def status(self) -> Entry | None:
+        """The value split back into the command it runs, or None when unset."""
         value = self.registry.get(RUN_VALUE)
         if value is None:
             return None

@@ -252,6 +252,7 @@ class MonitorSummary:
 
     @property
     def present_s(self) -> float:
+        """Seconds someone was in front of the camera this run (everything but away)."""
         return sum(s for v, s in self.seconds_by_verdict.items() if v is not Verdict.NO_PERSON)
 
     @property
@@ -274,6 +275,8 @@ class MonitorSummary:
         self._days.setdefault(row.start.date(), ScoreTally()).add(row)
 
     def add(self, sample: Sample) -> None:
+        """Counts one judged sample: its seconds by verdict, and into the scores minute by
+        minute, exactly as the history store does."""
         self.samples += 1
         self.seconds_by_verdict[sample.verdict] += sample.duration_s
         self._minutes.add(sample)

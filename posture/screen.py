@@ -106,9 +106,13 @@ class AwayTracker:
 
     @property
     def causes(self) -> tuple[str, ...]:
+        """The causes on now, in the order they came on; () when someone may be there."""
         return tuple(self._causes)
 
     def update(self, cause: str, active: bool) -> None:
+        """`cause` (`LOCKED`, `SCREEN_SAVER`, `ASLEEP`) came on or went off: the first on
+        pauses the monitor, named after it, the last off ends that pause (the user's own
+        pauses are kept, as the class docstring says)."""
         was_away = bool(self._causes)
         if active:
             self._causes[cause] = None
@@ -199,6 +203,9 @@ class ScreenWatcher:
         self.stop()
 
     def start(self) -> None:
+        """Starts the watching thread and waits until it listens, at most 4 x `timeout_s`
+        + 1 s when a bus does not answer. Off Linux, or without dbus-fast, it only notes
+        why in `problems`. Call it once."""
         if not self.platform.startswith("linux"):
             self.problems.append("the screen lock is watched on Linux only")
             return
@@ -213,6 +220,8 @@ class ScreenWatcher:
         self._ready.wait(4 * self.timeout_s + 1)
 
     def stop(self) -> None:
+        """Stops the thread and lets go of the delay lock on sleep; it waits for the
+        buses to close, up to 5 x `timeout_s`. Does nothing if not started."""
         thread, loop, stopping = self._thread, self._loop, self._stopping
         if thread is None:
             return

@@ -74,6 +74,7 @@ _HEADLINES = {
 
 
 def look_of(state: State) -> Look:
+    """The icon for `state`; every state has one."""
     return LOOKS[state]
 
 
@@ -90,12 +91,14 @@ def status_words(snapshot: Snapshot) -> str:
 
 
 def score_words(snapshot: Snapshot) -> str:
+    """Today's posture score as a menu line; "none yet" until there is one."""
     if snapshot.today_score is None:
         return "Today's score: none yet"
     return f"Today's score: {snapshot.today_score} / 100"
 
 
 def tooltip(snapshot: Snapshot) -> str:
+    """The icon's tooltip: the status line over the score line."""
     return f"posture: {status_words(snapshot)}\n{score_words(snapshot)}"
 
 

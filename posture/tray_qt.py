@@ -175,6 +175,7 @@ class Tray:
             QTimer.singleShot(0, self.app.quit)  # also when the loop has not started yet
 
     def icon_for(self, look: Look) -> QIcon:
+        """The icon of `look`, drawn the first time and kept (GUI thread only)."""
         if look not in self._icons:
             self._icons[look] = QIcon(draw_icon(look))
         return self._icons[look]
@@ -214,6 +215,8 @@ class Tray:
         self.icon.showMessage(title, result.message, kind)
 
     def open_report(self) -> None:
+        """Writes today's report and opens it in the browser; a report that cannot be
+        written, or no browser, is a tray message, never an error."""
         try:
             path = self.actions.write_report()
         except (PostureError, OSError) as error:
@@ -223,6 +226,8 @@ class Tray:
             self.icon.showMessage("Today's report", f"Written to {path}")
 
     def quit(self) -> None:
+        """Stops the monitor (without waiting for it), hides the icon and ends the event
+        loop. Also what Ctrl+C and SIGTERM call."""
         self.controls.stop()
         if not self._closed:
             self.icon.hide()
