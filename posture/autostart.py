@@ -68,25 +68,20 @@ class Autostart(Protocol):
     @property
     def mechanism(self) -> str:
         """What kind of entry it is, in words for messages ("LaunchAgent")."""
-        ...
 
     @property
     def location(self) -> str:
         """Where the entry lives (a file or a registry value), whether it exists or not."""
-        ...
 
     def enable(self, command: Sequence[str]) -> Entry:
         """Writes the entry that runs `command` at login, replacing any; raises
         `AutostartError` when it cannot be written."""
-        ...
 
     def disable(self) -> Entry | None:
         """Removes the entry and returns what it was."""
-        ...
 
     def status(self) -> Entry | None:
         """The entry as it is now, read back from where it lives."""
-        ...
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -327,15 +322,12 @@ class Registry(Protocol):
 
     def get(self, name: str) -> str | None:
         """The value `name`, or None when it (or the key) does not exist."""
-        ...
 
     def set(self, name: str, value: str) -> None:
         """Writes `name` as a string value, creating the key if needed; OSError on failure."""
-        ...
 
     def delete(self, name: str) -> None:
         """Removes `name`; nothing happens when it (or the key) does not exist."""
-        ...
 
 
 def _winreg() -> Any:

@@ -308,27 +308,21 @@ class Controllable(Protocol):
     def pause(self, minutes: float | None = None, reason: str = "paused") -> None:
         """Stop judging and free the camera, for `minutes` or (None) until `resume()`;
         `reason` is what the snapshots say meanwhile. ValueError for bad minutes."""
-        ...
 
     def resume(self) -> None:
         """End a pause now; nothing happens if the monitor is not paused."""
-        ...
 
     def reload_profile(self, load: Callable[[], Judge]) -> None:
         """Judge with `load()`'s result from the next frame on; `load` runs on the
         monitor's thread, and its failure comes back as a snapshot's `notice`."""
-        ...
 
     def stop(self) -> None:
         """End the monitor; returns at once, without waiting for it to finish."""
-        ...
 
     def subscribe(self, callback: Callable[[Snapshot], None]) -> None:
         """Call `callback(snapshot)` on every snapshot from now on, on the monitor's
         thread: hand it off to your own thread rather than work in it."""
-        ...
 
     @property
     def snapshot(self) -> Snapshot:
         """The latest published snapshot (what to show before the next one arrives)."""
-        ...
