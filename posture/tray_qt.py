@@ -103,7 +103,10 @@ class Tray:
         self._icons: dict[Look, QIcon] = {}
         self._calibrating = False
         self._closed = False
+        # Held to emit and to close: no thread emits on the bridge once close() frees it.
+        self._emitting = threading.RLock()
         self.bridge = _Bridge()
+        self._timers: list[QTimer] = []
         self.icon = QSystemTrayIcon()
         self.menu = QMenu()
         self.status_action = self._info_action()
@@ -129,24 +132,45 @@ class Tray:
 
     def _from_monitor(self, snapshot: Snapshot) -> None:
         # On the monitor's thread. There is no unsubscribe: once closed, drop them here.
-        if not self._closed:
-            self.bridge.snapshot.emit(snapshot)
+        self._emit("snapshot", snapshot)
+
+    def _emit(self, signal_name: str, value: object) -> None:
+        """Hands `value` to the GUI thread (from any thread), unless the tray is closed."""
+        with self._emitting:
+            if not self._closed:
+                getattr(self.bridge, signal_name).emit(value)
+
+    def watch(self, finished: threading.Event, quit_: Callable[[], object]) -> None:
+        """Calls `quit_` on this thread soon after `finished` is set.
+
+        Looked at from this thread, a few times a second: a thread of its own that
+        signalled the GUI could still be signalling while the interpreter exits.
+        """
+        timer = QTimer()
+        timer.setInterval(FINISHED_CHECK_MS)
+        timer.timeout.connect(lambda: finished.is_set() and quit_())
+        timer.start()
+        self._timers.append(timer)
 
     def close(self) -> None:
-        """Takes the icon away and frees the widgets while Qt is still there to free them.
+        """Takes the icon away and frees every Qt object of the tray, here and now.
 
-        Widgets that outlive the application crash the interpreter's exit, and the
-        monitor goes on publishing snapshots after the tray has gone.
+        Left to Python's garbage collector, they would be freed whenever it runs, on
+        whichever thread it runs (the monitor's): Qt objects freed off the GUI thread,
+        or after the application, crash the process. The monitor goes on publishing
+        snapshots after the tray has gone; they are dropped.
         """
-        if self._closed:
-            return
-        self._closed = True
-        for signal_ in (self.bridge.snapshot, self.bridge.calibrated):
-            with contextlib.suppress(RuntimeError, TypeError):  # nothing connected
-                signal_.disconnect()
+        with self._emitting:
+            if self._closed:
+                return
+            self._closed = True
         self.icon.hide()
-        shiboken6.delete(self.icon)
-        shiboken6.delete(self.menu)
+        for timer in self._timers:
+            timer.stop()
+        for qobject in (*self._timers, self.icon, self.menu, self.bridge):
+            shiboken6.delete(qobject)  # with their connections and queued calls
+        self._timers.clear()
+        self._icons.clear()
 
     def _info_action(self) -> QAction:
         action = self.menu.addAction("")
@@ -198,9 +222,7 @@ class Tray:
         except Exception as error:  # a calibration bug must not take the tray down
             log.warning("recalibration failed", exc_info=True)
             result = Calibrated(False, f"calibration failed: {type(error).__name__}: {error}")
-        if not self._closed:  # quit meanwhile: nobody is left to tell
-            with contextlib.suppress(RuntimeError):  # the tray went at that very moment
-                self.bridge.calibrated.emit(result)
+        self._emit("calibrated", result)  # unless quit meanwhile: nobody to tell
 
     def _calibrated(self, result: Calibrated) -> None:
         self._calibrating = False
@@ -254,12 +276,7 @@ def run_event_loop(
     app.setQuitOnLastWindowClosed(False)  # the menu is the only window: closing it is normal
     tray = Tray(app, controls, actions)
     if finished is not None:
-        # Looked at from this thread, a few times a second: a thread of its own that
-        # signalled the GUI could still be signalling while the interpreter exits.
-        watch = QTimer(tray.bridge)
-        watch.setInterval(FINISHED_CHECK_MS)
-        watch.timeout.connect(lambda: finished.is_set() and app.quit())
-        watch.start()
+        tray.watch(finished, app.quit)
     if not QSystemTrayIcon.isSystemTrayAvailable():
         say_once_watching(controls, say, NO_TRAY_YET)
     try:
@@ -296,6 +313,7 @@ def _stop_on_signals(tray: Tray) -> Iterator[None]:
             signal.signal(number, handler)
         signal.set_wakeup_fd(previous_fd)
         notifier.setEnabled(False)
+        shiboken6.delete(notifier)
         reader.close()
         writer.close()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import json
 import os
@@ -164,7 +165,8 @@ def qt_app() -> Iterator[Any]:
 @pytest.fixture
 def qt(qt_app: Any) -> Iterator[Any]:
     """The app, with what a test left queued (a tray closing itself) run off afterwards,
-    so that it cannot end the next test's event loop."""
+    so that it cannot end the next test's event loop, and what it left to the garbage
+    collector freed here, on the GUI thread, not on a later test's monitor thread."""
     from PySide6.QtCore import QCoreApplication
 
     yield qt_app
@@ -172,6 +174,7 @@ def qt(qt_app: Any) -> Iterator[Any]:
         QCoreApplication.processEvents()
     while _TRAYS:
         _TRAYS.pop().close()
+    gc.collect()
 
 
 _TRAYS: list[Any] = []  # made by _tray(), closed by the qt fixture
@@ -269,6 +272,36 @@ def test_a_snapshot_from_the_monitors_thread_reaches_the_icon() -> None:
     assert _process_until(lambda: "Camera in use" in tray.status_action.text())
     image = tray.icon.icon().pixmap(64, 64).toImage()
     assert _pixel(image, 32, 8) == LOOKS[State.CAMERA_IN_USE].colour
+
+
+@needs_qt
+@pytest.mark.usefixtures("qt")
+def test_closing_frees_every_qt_object_of_the_tray_at_once_on_the_gui_thread() -> None:
+    """Left to the garbage collector, they were freed on whichever thread it ran, the
+    monitor's among them, while this one processed events: a crash, once in a while."""
+    import shiboken6
+
+    controls = RecordingControls(State.GOOD)
+    tray, _ = _tray(controls, _actions())
+    finished = threading.Event()
+    tray.watch(finished, lambda: None)
+    tray.show(snapshot_of(State.AWAY))  # one more icon drawn
+    made = [tray.bridge, tray.icon, tray.menu, tray.status_action, *tray._timers]
+    assert all(shiboken6.isValid(qobject) for qobject in made)
+    tray.close()
+    assert not any(shiboken6.isValid(qobject) for qobject in made)
+    assert tray._icons == {} and tray._timers == []
+    # The monitor's thread goes on publishing, and a calibration may end late: dropped.
+    late = threading.Thread(target=controls.publish, args=(State.SLOUCHING,))
+    late.start()
+    late.join()
+    tray._run_calibration()
+    from PySide6.QtCore import QCoreApplication
+
+    for _ in range(3):
+        QCoreApplication.processEvents()
+    assert tray._icons == {}  # show() did not run again: it would have drawn the icon
+    tray.close()  # twice is once
 
 
 @needs_qt
