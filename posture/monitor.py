@@ -460,6 +460,8 @@ class Monitor:
                     self._camera_lost(error, retries)
                     retries += 1
             except SourceError as error:
+                if self.controls.stopped:
+                    return  # stopped while the camera opened: that open was given up
                 if isinstance(error, CameraOpenError):
                     self._watch_camera(error.camera_index)
                     if self._camera_taken():
@@ -919,11 +921,14 @@ class _Pause:
         return min(self.until_s - clock_s, (self.until - now).total_seconds())
 
 
-def open_throttled(spec: str, fps: float) -> FrameSource:
-    """Open a `--source`, decoding as few frames as `fps` allows (videos skip by stride)."""
+def open_throttled(
+    spec: str, fps: float, give_up: Callable[[], bool] = lambda: False
+) -> FrameSource:
+    """Open a `--source`, decoding as few frames as `fps` allows (videos skip by stride);
+    `give_up()` true stops waiting for a camera that hangs in its open."""
     from posture.sources import open_source
 
-    source = open_source(spec)
+    source = open_source(spec, give_up=give_up)
     if isinstance(source, VideoFileSource) and source.fps:
         stride = max(1, int(source.fps / fps))
         if stride > 1:

@@ -304,6 +304,9 @@ MAX_STALE_FRAMES = 8
 # A camera read that takes longer than this is a camera that stopped responding (a hung
 # driver, a stalled USB hub). Generous: some webcams take seconds for their first frame.
 READ_TIMEOUT_S = 10.0
+# The same for opening the device (a camera that opens at all does so within a second or
+# two; USB cameras being reset take a few).
+OPEN_TIMEOUT_S = 10.0
 # While a read is under way, the reader looks this often whether it should stop waiting.
 READ_POLL_S = 0.2
 # How long `close()` waits for the device to be released behind a read still under way.
@@ -396,7 +399,8 @@ class CameraSource(SourceBase):
     `t_ms` comes from the injected `clock`, relative to the first frame. A `read()` that fails
     after the camera opened raises `CameraLostError` rather than ending the iteration, because
     a silent end would look like the user quitting. Iterating again after that continues the
-    same timeline (`t_ms` and `index` keep increasing).
+    same timeline (`t_ms` and `index` keep increasing). A device that hangs in its open is
+    given up after OPEN_TIMEOUT_S, or as soon as `give_up()` is true (the monitor stopping).
     """
 
     kind = "camera"
@@ -411,6 +415,7 @@ class CameraSource(SourceBase):
         width: int = 640,
         height: int = 480,
         clock: Callable[[], float] = time.monotonic,
+        give_up: Callable[[], bool] = lambda: False,
     ) -> None:
         # OpenCV reads an index of 100 or more as backend * 100 + camera (200 = V4L2 camera 0).
         if not 0 <= index < 100:
@@ -425,22 +430,49 @@ class CameraSource(SourceBase):
         self._next_index = 0
         self._last_t_ms = -1
         self._reads = _CallThread(f"read camera {index}")
+        self._capture: cv2.VideoCapture | None = None
+        self._opening: cv2.VideoCapture | None = None
+        other = 1 if index == 0 else 0  # the usual built-in camera, or the next one
+        # Opened on the reads thread too: a driver can hang in the open as well.
         with _quiet_opencv():
-            self._capture: cv2.VideoCapture | None = cv2.VideoCapture(index)
-        if not self._capture.isOpened():
+            try:
+                opened = self._reads.run(
+                    lambda: self._open(index, width, height), OPEN_TIMEOUT_S, give_up
+                )
+            except (TimeoutError, _GaveUp):  # a stop asked for meanwhile gives up early
+                self._reads.close(self._release_late_open)
+                raise CameraOpenError(
+                    f"camera {index} did not answer within {OPEN_TIMEOUT_S:g} s of being "
+                    "opened: reconnect it (or restart, for a built-in camera), or try "
+                    f"--source {other} for another camera",
+                    index,
+                ) from None
+        self._capture = self._opening
+        if not opened:
             self.close()
-            other = 1 if index == 0 else 0  # the usual built-in camera, or the next one
             raise CameraOpenError(
                 f"cannot open camera {index}: check that it is connected and not in use by "
                 f"another program (try --source {other} for another camera)",
                 index,
             )
+
+    def _open(self, index: int, width: int, height: int) -> bool:
+        """On the reads thread: open the device and ask for the mode. True: it opened."""
+        self._opening = capture = cv2.VideoCapture(index)
+        if not capture.isOpened():
+            return False
         # A request, not a promise: the driver picks the nearest mode it supports.
-        self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-        self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         # The monitor samples a few times a second; a deep driver buffer would hand it
         # frames that are seconds old. Backends that cannot do this ignore it.
-        self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        return True
+
+    def _release_late_open(self) -> None:
+        # On the reads thread, after an open given up on has come back, if it ever does.
+        if self._opening is not None:
+            self._opening.release()
 
     def __iter__(self) -> Iterator[Frame]:
         while self._capture is not None:
@@ -983,16 +1015,18 @@ def open_source(
     start_ms: int | None = None,
     end_ms: int | None = None,
     clock: Callable[[], float] = time.monotonic,
+    give_up: Callable[[], bool] = lambda: False,
 ) -> FrameSource:
     """Turn a command-line `--source` value into a source.
 
     A string of digits is a camera index; a folder is a folder of images; a file is an image
     or a video by its extension. `stride` applies to videos and folders, `start_ms`/`end_ms`
     to videos only; asking for them elsewhere is an error rather than silently ignored.
+    `give_up()` true stops waiting for a camera that hangs in its open.
     """
     if isinstance(spec, str) and spec.strip().isdigit():
         _reject_options("a camera", stride=stride, start_ms=start_ms, end_ms=end_ms)
-        return CameraSource(int(spec.strip()), clock=clock)
+        return CameraSource(int(spec.strip()), clock=clock, give_up=give_up)
     path = Path(spec).expanduser()
     if not path.exists():
         raise SourceError(f"no such file or folder: '{spec}'")

@@ -712,6 +712,43 @@ main()
 """
 
 
+HUNG_OPEN_MONITOR = """
+import sys, threading
+from posture import sources
+
+def hung_open(index):
+    print("open blocks", file=sys.stderr, flush=True)
+    threading.Event().wait()
+
+sources.cv2.VideoCapture = hung_open
+from posture.__main__ import main
+sys.argv = ["posture", "monitor", "--source", "0", "--quiet"]
+main()
+"""
+
+
+def test_sigterm_stops_a_monitor_whose_camera_hangs_in_its_open_within_2_s(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", HUNG_OPEN_MONITOR],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    early = read_until(process.stderr, "open blocks")
+    time.sleep(0.3)  # well inside the hung open
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    stopped_in_s = time.monotonic() - signalled
+    err = "".join(early) + err
+    assert process.returncode == 0, err
+    assert stopped_in_s < 2.0, stopped_in_s
+    assert "Traceback" not in err and "error" not in err, err
+    assert out.startswith("Session: 0 s"), out
+
+
 def test_sigterm_stops_a_monitor_whose_camera_hangs_within_2_s(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": str(tmp_path)}
     process = subprocess.Popen(

@@ -30,6 +30,7 @@ from posture import sources
 from posture.errors import PostureError, SourceError
 from posture.sources import (
     CameraLostError,
+    CameraOpenError,
     CameraSource,
     FolderSource,
     Frame,
@@ -564,6 +565,34 @@ def test_camera_that_cannot_open_says_so_and_suggests_another_index(
     with pytest.raises(SourceError, match=r"camera 3: .*\(try --source 0 for another camera\)$"):
         CameraSource(3)  # a numbered camera that is not there: the built-in one is 0
     assert opened[0][1].released
+
+
+def test_a_camera_that_hangs_in_its_open_is_given_up_and_released_when_it_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = threading.Event()
+    opened = fake_camera(monkeypatch, camera_frames(3))
+    factory = sources.cv2.VideoCapture
+
+    def hanging(index: int) -> FakeCamera:
+        answer.wait(30)  # the driver, stuck in the device's open
+        return factory(index)
+
+    monkeypatch.setattr(sources.cv2, "VideoCapture", hanging)
+    monkeypatch.setattr(sources, "OPEN_TIMEOUT_S", 0.3)
+    started = time.monotonic()
+    with pytest.raises(
+        CameraOpenError,
+        match=r"^camera 0 did not answer within 0.3 s of being opened: reconnect it \(or "
+        r"restart, for a built-in camera\), or try --source 1 for another camera$",
+    ):
+        CameraSource(0)
+    assert time.monotonic() - started < 2.0
+    answer.set()  # the open comes back after all: the device is not left held
+    deadline = time.monotonic() + 5
+    while not (opened and opened[0][1].released) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert opened and opened[0][1].released
 
 
 def test_camera_lost_mid_run_raises_camera_lost_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -418,7 +418,7 @@ def _monitor_session(run: _Run, config: MonitorConfig, host: Host | None) -> Mon
         screen_watched(controls, run.watch_screen),
     ):
         runner = Monitor(
-            lambda: open_throttled(run.source_spec, config.fps),
+            lambda: open_throttled(run.source_spec, config.fps, lambda: controls.stopped),
             scorer,
             notify=lambda event: notifier.notify(Notice.from_nudge(event)),
             recorder=recorder,
