@@ -163,3 +163,28 @@ def test_video_accuracy_on_the_dev_clips_does_not_drop_below_the_recorded_baseli
             value = got[verdict]["balanced_accuracy"]
             assert floor is None or (value is not None and value >= floor - 1e-4), (clip, verdict)
         assert got["segments_right"] >= figures["segments_right"], clip
+
+
+def test_the_video_table_fits_80_columns_with_clip_names_whole_and_numbers_never_cut():
+    from rich.console import Console
+
+    from posture.cli.evaluate import _video_tables
+
+    stats = {"n": 1579, "no_pose": 12, "recall_bad": 0.993, "specificity_good": 0.931}
+    clip = {
+        "raw": {**stats, "balanced_accuracy": 0.962},
+        "smoothed": {**stats, "balanced_accuracy": 1.0},
+        "segments": [{}] * 12,
+        "segments_right": 11,
+        "worst_settle_s": 12.5,
+    }
+    names = ("desk_evening_1", "a_much_longer_clip_name_than_fits")
+    result = {"modes": {"calibrated": {name: clip for name in names}}}
+    console = Console(width=80, record=True, color_system=None)
+    for table in _video_tables(result):
+        console.print(table)
+    lines = console.export_text().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert any(line.startswith("  desk_evening_1 ") for line in lines), lines  # whole
+    assert sum("1579" in line and "0.962" in line and "12.5 s" in line for line in lines) == 2
+    assert sum(line.split()[-2:] == ["0.931", "1.000"] for line in lines) == 2

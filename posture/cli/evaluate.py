@@ -69,11 +69,13 @@ VIDEO_TITLES = {
 
 def _video_tables(result: dict[str, Any]) -> list[Table]:
     """One table per mode; a clip's raw and smoothed verdicts on two rows. Fits 80
-    columns: a long clip name folds, numbers never do."""
+    columns (one space between columns) with clip names up to 14 characters; a longer
+    name folds, numbers never do."""
     tables = []
     for mode, clips in result["modes"].items():
         headers = ("clip", "verdict", *STATS_HEADERS, "segments\nright", "worst\nsettle")
         table = _new_table(f"posture evaluate, videos: {VIDEO_TITLES[mode]}", headers, left=2)
+        table.collapse_padding = True
         table.columns[0].no_wrap = False
         table.columns[0].overflow = "fold"
         for name, clip in clips.items():
