@@ -134,8 +134,8 @@ no pose (leaning in)   0 min  0 %
 away                   3 min  monitor on, nobody there
 episodes                   2  longest 6 min, slouch from 09:08
 longest good streak    8 min  09:00-09:08
-breaks taken               1  0 due (one per 45 min of sitting); longest sitting 23 min
-nudges                     2  2 posture; good posture again 4 min after one (median)
+breaks taken               1  0 due (every 45 min); longest sitting 23 min
+nudges                     2  2 posture; back to good in 4 min (median)
 
 Score per 10 minutes
 hour  :00  :10  :20  :30  :40  :50
@@ -487,12 +487,12 @@ def test_breaks_fall_due_by_the_users_configured_interval(scripted_day, run, _is
     """The monitor's break reminder is configurable (`break_due`): the report counts
     breaks due by the same setting, not by a number of its own."""
     code, out, _ = run("report", "--date", "2026-11-24")
-    assert code == 0 and "0 due (one per 45 min of sitting)" in out
+    assert code == 0 and "0 due (every 45 min)" in out
     (_isolated_home / "config.toml").write_text('[monitor]\nbreak_due = "20min"\n')
     code, out, err = run("report", "--date", "2026-11-24")
     # 23 minutes of sitting before the break, 4 after: one break was due.
     assert code == 0, err
-    assert "1 due (one per 20 min of sitting)" in out
+    assert "1 due (every 20 min)" in out
     code, out, _ = run("report", "--date", "2026-11-24", "--format", "json")
     assert json.loads(out)["days"][0]["breaks"]["due"] == 1
 

@@ -304,7 +304,7 @@ def breakdown(day: DaySummary) -> list[tuple[str, str, str]]:
         (
             "breaks taken",
             str(day.breaks_taken),
-            f"{day.breaks_due} due (one per {duration(day.break_due_s)} of sitting); "
+            f"{day.breaks_due} due (every {duration(day.break_due_s)}); "
             f"longest sitting {duration(day.longest_sitting_s)}",
         ),
         ("nudges", str(len(day.nudges)), nudge_detail(day)),
@@ -325,7 +325,7 @@ def nudge_detail(day: DaySummary) -> str:
     median = day.median_recovery_s
     if median is None:
         return counts
-    return f"{counts}; good posture again {short_duration(median)} after one (median)"
+    return f"{counts}; back to good in {short_duration(median)} (median)"
 
 
 def pain_where(entry: PainEntry) -> str:
