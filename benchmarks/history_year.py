@@ -102,7 +102,7 @@ def samples(
 def record_day(store: HistoryStore, day: date, rng: random.Random) -> None:
     """One day through the recorder API; every other bad episode gets a nudge a minute in."""
     start = datetime(day.year, day.month, day.day, DAY_START_H).astimezone()
-    store.begin_session(SessionInfo(start, "camera 0", "default"))
+    store.begin_session(SessionInfo(start, "0", "camera", "default"))
     moment, episodes = start, 0
     for verdict, seconds in day_plan(rng):
         end = moment + timedelta(seconds=seconds)

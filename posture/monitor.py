@@ -485,7 +485,7 @@ class Monitor:
             self._timeline, self.started_at = replay, replay.started_at
         self.summary.started_at = self.started_at
         self.recorder.begin_session(
-            SessionInfo(self.started_at, self.source_name, self.profile_name)
+            SessionInfo(self.started_at, self.source_name, source.kind, self.profile_name)
         )
 
     def _camera_lost(self, error: CameraLostError | None, retries: int) -> None:

@@ -26,7 +26,8 @@ class SessionInfo:
     """One run of the monitor."""
 
     started_at: datetime
-    source: str  # "camera 0", "video samples/session.mp4", ...
+    source: str  # what --source said: "0", "samples/session.mp4", ...
+    source_kind: str  # what it was: "camera", "video", "image" or "folder"
     profile: str | None  # None: the population default profile
 
     def __post_init__(self) -> None:

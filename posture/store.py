@@ -227,6 +227,27 @@ MIGRATIONS: tuple[Migration, ...] = (
     + (too_close_s + lateral_lean_s) * 0.5""",
         ),
     ),
+    Migration(
+        4,
+        "sessions: source_kind from what the source was, not the first word of --source",
+        (
+            # Before, the kind was the first word of what --source said: "0" for a
+            # camera, a file's whole path. The extensions are those posture opened then.
+            """UPDATE sessions SET source_kind = CASE
+    WHEN trim(source) <> '' AND trim(source) NOT GLOB '*[^0-9]*' THEN 'camera'
+    WHEN lower(source) GLOB '*.mp4' OR lower(source) GLOB '*.avi'
+        OR lower(source) GLOB '*.mov' OR lower(source) GLOB '*.mkv'
+        OR lower(source) GLOB '*.webm' OR lower(source) GLOB '*.m4v'
+        OR lower(source) GLOB '*.mpg' OR lower(source) GLOB '*.mpeg'
+        OR lower(source) GLOB '*.wmv' OR lower(source) GLOB '*.gif' THEN 'video'
+    WHEN lower(source) GLOB '*.jpg' OR lower(source) GLOB '*.jpeg'
+        OR lower(source) GLOB '*.png' OR lower(source) GLOB '*.bmp'
+        OR lower(source) GLOB '*.webp' OR lower(source) GLOB '*.tif'
+        OR lower(source) GLOB '*.tiff' THEN 'image'
+    ELSE 'unknown' END
+WHERE source_kind NOT IN ('camera', 'video', 'image', 'folder')""",
+        ),
+    ),
 )
 
 # Every table a user owns, in export order, with the columns that hold times.
@@ -711,7 +732,7 @@ class HistoryStore:
             row = {
                 "started_at": _stamp(info.started_at),
                 "source": info.source,
-                "source_kind": info.source.split(" ", 1)[0] or "unknown",
+                "source_kind": info.source_kind,
                 "profile": info.profile,
             }
             try:

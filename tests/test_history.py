@@ -234,7 +234,7 @@ def test_the_score_does_not_depend_on_where_the_minutes_fall():
         store = HistoryStore.in_memory(now=lambda: T0 + timedelta(days=1))
         start = T0 + timedelta(seconds=shift / 2)
         status_line = MonitorSummary(start)
-        store.begin_session(SessionInfo(start, "video demo.mp4", None))
+        store.begin_session(SessionInfo(start, "demo.mp4", "video", None))
         for sample in demo_samples(start):
             store.add_sample(sample)
             status_line.add(sample)

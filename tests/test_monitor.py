@@ -284,6 +284,7 @@ def test_signals_stop_the_monitor_flush_and_close_the_session(sig, tmp_path):
         (session,) = history.sessions(now - timedelta(days=1), now)
         minutes = history.minutes(session.started_at, now)
     assert session.ended_at is not None  # closed, not left open
+    assert (session.source, session.source_kind) == (str(SESSION_VIDEO), "video")
     assert sum(m.present_s for m in minutes) >= 1.0  # the unflushed minute was kept
 
 
@@ -771,4 +772,5 @@ def test_sigterm_stops_a_monitor_whose_camera_hangs_within_2_s(tmp_path):
     now = datetime.now().astimezone()
     with HistoryStore(tmp_path / "history.sqlite3") as history:
         (session,) = history.sessions(now - timedelta(days=1), now)
-    assert session.ended_at is not None and session.source == "0"
+    assert session.ended_at is not None
+    assert (session.source, session.source_kind) == ("0", "camera")  # not the word "0"

@@ -86,7 +86,7 @@ def test_pain_add_first_makes_the_data_folder_and_history_private(fresh_home, ca
 def test_report_files_and_exports_are_private(fresh_home, tmp_path, capsys):
     start = datetime.now().astimezone() - timedelta(minutes=5)
     with HistoryStore() as store:
-        store.begin_session(SessionInfo(start, "camera 0", None))
+        store.begin_session(SessionInfo(start, "0", "camera", None))
         store.add_sample(Sample(start + timedelta(seconds=60), 60.0, Verdict.GOOD, 90))
         store.end_session(start + timedelta(seconds=60))
     day = start.date().isoformat()

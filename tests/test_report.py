@@ -65,7 +65,7 @@ def at(minutes: float) -> datetime:
 def record_session(store: HistoryStore, start: datetime = T0) -> None:
     """The 30-minute session, sampled every second, as the monitor would record it."""
     shift = start - T0
-    store.begin_session(SessionInfo(start, "camera 0", "default"))
+    store.begin_session(SessionInfo(start, "0", "camera", "default"))
     for first, last, verdict, score, neck, trunk in PLAN:
         for second in range(first * 60, last * 60):
             moment = start + timedelta(seconds=second + 1)
@@ -509,7 +509,7 @@ def test_empty_ranges_say_so_plainly_and_create_nothing(run):
 
 def test_report_works_while_the_monitor_is_writing(scripted_day, run):
     with HistoryStore() as writer:
-        writer.begin_session(SessionInfo(at(60), "camera 0", None))
+        writer.begin_session(SessionInfo(at(60), "0", "camera", None))
         writer.add_sample(Sample(at(61), 60.0, V.GOOD, 90))
         writer.flush()
         raw = sqlite3.connect(default_path(), isolation_level=None)

@@ -53,7 +53,7 @@ def at(seconds: float) -> datetime:
 
 
 def begin(store: HistoryStore, start: datetime = T0) -> HistoryStore:
-    store.begin_session(SessionInfo(start, "camera 0", "default"))
+    store.begin_session(SessionInfo(start, "0", "camera", "default"))
     return store
 
 
@@ -118,6 +118,7 @@ RELEASED_MIGRATIONS = {
     1: "f012e1fcca3a3fc8ced5b94b41b49b0daa4044458f89224db5d04acb81ef18e5",
     2: "d10fb63327b6e77068334820e0f0cb26a48345067927a9e5c2f435910aa64ff7",
     3: "b8731f785d3bd5f0cebfe0bf83d5e4996216c6257eb2aa7f1fd572f2832d03b4",
+    4: "7cb4de947931f921fc2abac96254f78f91202b4021d48ab48c288c19902362de",
 }
 
 
@@ -177,6 +178,40 @@ def test_a_version_1_history_keeps_its_minutes_through_the_migrations(_isolated_
     # Its score's weights, filled in as they were computed then: a mean trunk
     # excess under the threshold counts the 15 s of slouch at one half.
     assert row.credit_s == 45 + 15 * 0.5
+
+
+def test_sessions_written_before_version_4_get_the_kind_of_their_source(_isolated_home):
+    """Their kind was the first word of --source: "0", or a file's whole path."""
+    conn = sqlite3.connect(default_path(), isolation_level=None)
+    migrate(conn, MIGRATIONS[:3])
+    written = {
+        "0": "0",
+        " 12 ": "12",
+        "samples/session.mp4": "samples/session.mp4",
+        "My Videos/Desk.MOV": "My",
+        "photos/me.jpeg": "photos/me.jpeg",
+        "photos": "photos",
+        "": "unknown",
+        "2": "camera",  # already a kind: left as it is
+    }
+    for number, (source, kind) in enumerate(written.items(), start=1):
+        conn.execute(
+            "INSERT INTO sessions (id, started_at, source, source_kind) VALUES (?, ?, ?, ?)",
+            (number, T0.timestamp() + number, source, kind),
+        )
+    conn.close()
+    with HistoryStore() as store:
+        sessions = store.sessions(T0, at(60))
+    assert {s.source: s.source_kind for s in sessions} == {
+        "0": "camera",
+        " 12 ": "camera",
+        "samples/session.mp4": "video",
+        "My Videos/Desk.MOV": "video",
+        "photos/me.jpeg": "image",
+        "photos": "unknown",
+        "": "unknown",
+        "2": "camera",
+    }
 
 
 def test_every_verdict_has_its_column(_isolated_home):
@@ -435,7 +470,7 @@ def test_sessions_are_recorded_with_their_source_kind_and_end(store):
     store.end_session(at(10))
     (session,) = store.sessions(T0, T0 + timedelta(hours=1))
     assert (session.source, session.source_kind, session.profile) == (
-        "camera 0",
+        "0",
         "camera",
         "default",
     )
@@ -451,7 +486,7 @@ def test_the_store_is_a_recorder():
     """What the monitor writes through the Recorder protocol is what the store keeps."""
     store = HistoryStore.in_memory()
     recorder: Recorder = store
-    recorder.begin_session(SessionInfo(T0, "video a.mp4", None))
+    recorder.begin_session(SessionInfo(T0, "a.mp4", "video", None))
     recorder.add_sample(Sample(at(2), 2.0, V.SLOUCH, 40, None, 1.5))
     recorder.add_episode(Episode(at(0), at(2), V.SLOUCH))
     recorder.add_nudge(Nudge(at(1), "posture", "Sit back."))
@@ -495,7 +530,7 @@ from posture.store import HistoryStore
 
 t0 = datetime(2026, 11, 24, 9, 0).astimezone()
 store = HistoryStore()
-store.begin_session(SessionInfo(t0, "camera 0", None))
+store.begin_session(SessionInfo(t0, "0", "camera", None))
 print("started", flush=True)
 i = 0
 while True:
