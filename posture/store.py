@@ -250,6 +250,9 @@ WHERE source_kind NOT IN ('camera', 'video', 'image', 'folder')""",
     ),
 )
 
+# Places after the point of the decimal numbers an export writes.
+EXPORT_DECIMALS = 3
+
 # Every table a user owns, in export order, with the columns that hold times.
 TABLES: dict[str, tuple[str, ...]] = {
     "sessions": ("started_at", "ended_at"),
@@ -1080,20 +1083,28 @@ class HistoryStore:
     def _export_query(self, table: str, columns: list[str], form: str) -> str:
         """SELECT a table's rows in storage order, times as local ISO 8601: as Python
         values ("values"), or each row as one CSV line ("csv") or one JSON object
-        ("json") made by SQLite. SQLite writes the times, the numbers (to 15
-        significant digits) and the line in C, so a year of minutes comes back as
-        120,000 strings rather than two million values for Python to format."""
+        ("json") made by SQLite. SQLite writes the times, the numbers and the line in
+        C, so a year of minutes comes back as 120,000 strings rather than two million
+        values for Python to format. Decimal numbers are rounded to EXPORT_DECIMALS
+        places (milliseconds, thousandths of a degree), not written to 15 digits."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}: one of {', '.join(TABLES)}")
         ranges = ", ".join(f"MIN({c}), MAX({c})" for c in TABLES[table])
         stamps = [v for v in self._tuples(f"SELECT {ranges} FROM {table}")[0] if v is not None]
         pieces = _offset_pieces(min(stamps), max(stamps)) if stamps else []
-        shown = [_local_iso_sql(c, pieces) if c in TABLES[table] else c for c in columns]
+        info = {row["name"]: row for row in self._query(f"PRAGMA table_info({table})")}
+        shown = [
+            _local_iso_sql(c, pieces)
+            if c in TABLES[table]
+            else f"round({c}, {EXPORT_DECIMALS})"
+            if info[c]["type"].upper() == "REAL"
+            else c
+            for c in columns
+        ]
         if form == "json":
             pairs = ", ".join(f"'{c}', {e}" for c, e in zip(columns, shown, strict=True))
             shown = [f"json_object({pairs})"]
         elif form == "csv":
-            info = {row["name"]: row for row in self._query(f"PRAGMA table_info({table})")}
             cells = []
             for column, expression in zip(columns, shown, strict=True):
                 if info[column]["type"].upper() == "TEXT":  # quoted, quotes doubled (RFC 4180)

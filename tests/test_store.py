@@ -786,6 +786,23 @@ def test_export_csv_writes_one_file_per_table_and_never_overwrites(_isolated_hom
     assert (_isolated_home / "taken.json").read_text() == "mine"
 
 
+def test_exports_write_decimals_to_three_places_not_fifteen_digits(_isolated_home):
+    with HistoryStore(now=later) as store:
+        begin(store, T0)
+        for second in (1, 2, 3):  # a third of a second each: 1/3 and 2/3 recur
+            store.add_sample(Sample(at(second), 1 / 3, V.SLOUCH, 40, 0.1, 1.0 / 7.0))
+        store.end_session(at(10))
+        store.export_all(_isolated_home / "out.json", "json")
+        store.export_all(_isolated_home / "csv", "csv")
+    (minute,) = json.loads((_isolated_home / "out.json").read_text())["tables"]["minutes"]
+    assert (minute["slouch_s"], minute["mean_trunk_excess"]) == (1.0, 0.143)
+    assert minute["credit_s"] == round(minute["credit_s"], 3) and minute["mean_neck_excess"] == 0.1
+    header, row = (_isolated_home / "csv" / "minutes.csv").read_text().splitlines()
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    assert (cells["slouch_s"], cells["mean_trunk_excess"]) == ("1.0", "0.143")
+    assert all(len(cell.partition(".")[2]) <= 3 for cell in cells.values() if "T" not in cell)
+
+
 @pytest.mark.parametrize(
     "zone", ["Europe/Berlin", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"]
 )
