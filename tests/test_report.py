@@ -498,8 +498,9 @@ def test_breaks_fall_due_by_the_users_configured_interval(scripted_day, run, _is
 
 
 def test_empty_ranges_say_so_plainly_and_create_nothing(run):
-    code, out, _ = run("report", "--date", "2026-11-24")
+    code, out, err = run("report", "--date", "2026-11-24")
     assert code == 0 and out.strip() == "No posture recorded on 2026-11-24."
+    assert err.startswith("Nothing is recorded yet: `") and " monitor` records your day" in err
     code, out, _ = run("report", "--week", "--date", "2026-11-24")
     assert out.strip() == "No posture recorded from 2026-11-18 to 2026-11-24."
     code, out, _ = run("report", "--date", "2026-11-24", "--format", "json")

@@ -218,6 +218,13 @@ def report(
     _check_output(html, "'--html'", None)
     with open_history(create=False) as store:
         show_report(store, start, end, fmt, chart, html)
+    if not default_path().exists():  # a new user: say where a day's posture comes from
+        stderr().print(
+            f"Nothing is recorded yet: `{command_name()} monitor` records your day "
+            f"(`{command_name()} demo` shows a sample day without a camera).",
+            markup=False,
+            highlight=False,
+        )
 
 
 # -- the pain journal --------------------------------------------------------------------------
