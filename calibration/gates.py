@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
-from calibration.baseline import MAD_TO_SIGMA
-from posture.errors import CalibrationError
+from calibration.baseline import MAD_TO_SIGMA, MARGINS
+from posture.errors import CalibrationError, MovementError
 from posture.metrics import PostureMetrics
 
 # Mean grey level (0-255) below which the model's landmarks get unreliable.
@@ -30,6 +30,13 @@ MAX_MOVEMENT_SIGMA = {
     "neck_inclination_3d_deg": 6.0,
     "head_height_ratio": 0.06,
 }
+# The spread above cannot see a second posture held for less than half of the
+# calibration (the median and its deviation stay with the majority): the share of
+# frames further from the median than the widest tolerance a metric can get
+# (baseline.MARGINS' maximum) can. Measured on the labelled dev videos' upright
+# segments: at most 8 % (a bowed head); a calibration that takes in half of a
+# slouch, 48 %.
+MAX_FAR_FRACTION = 0.25
 # Fewer frames than this cannot show movement; a single still calibrates.
 MIN_FRAMES_FOR_MOVEMENT = 5
 
@@ -103,7 +110,8 @@ def _robust_sigma(values: list[float]) -> float:
 
 
 def check_still(frames: Sequence[PostureMetrics]) -> None:
-    """Refuse when the key metrics wander more than a still person's jitter."""
+    """Refuse when the key metrics wander more than a still person's jitter, or a
+    good part of the frames show another posture."""
     if len(frames) < MIN_FRAMES_FOR_MOVEMENT:
         return
     for metric, bound in MAX_MOVEMENT_SIGMA.items():
@@ -112,7 +120,16 @@ def check_still(frames: Sequence[PostureMetrics]) -> None:
             continue
         sigma = _robust_sigma(values)
         if sigma > bound:
-            raise CalibrationError(
+            raise MovementError(
                 f"too much movement while calibrating ({metric} varied by {sigma:.2f}, limit "
                 f"{bound}): sit upright and still for the whole calibration"
+            )
+        centre, widest = median(values), MARGINS[metric].maximum
+        far = sum(abs(v - centre) > widest for v in values)
+        if far > MAX_FAR_FRACTION * len(values):
+            unit = " deg" if metric.endswith("_deg") else ""
+            raise MovementError(
+                f"your posture changed while calibrating ({metric}: {_share(far, len(values))} "
+                f"more than {widest:g}{unit} from the median): sit upright and still for the "
+                "whole calibration"
             )

@@ -28,6 +28,10 @@ class CalibrationError(PostureError):
     """A calibration that must not be saved: the message says what to change."""
 
 
+class MovementError(CalibrationError):
+    """A calibration refused because the person moved (or the recording changes posture)."""
+
+
 class ProfileError(PostureError):
     """A profile that is missing, corrupt or from a newer version."""
 

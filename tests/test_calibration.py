@@ -50,7 +50,7 @@ from calibration.population import (
 from calibration.profile import SCHEMA_VERSION, Profile, ProfileStore, check_name
 from calibration.protocol import calibrate, dominant_view
 from calibration.upright import UPRIGHT_BOUNDS, check_upright, upright_problems
-from posture.errors import CalibrationError, ProfileError
+from posture.errors import CalibrationError, MovementError, ProfileError
 from posture.metrics import PostureMetrics
 from posture.paths import profiles_dir
 from posture.vocabulary import View
@@ -389,6 +389,21 @@ def test_one_odd_frame_is_not_movement():
     frames = [upright(neck_inclination_deg=n) for n in necks]
     check_still(frames)
     assert accepted_frames([sample(f) for f in frames]) == frames
+
+
+def test_a_second_posture_in_a_good_part_of_the_frames_is_refused_though_the_spread_is_small():
+    """Still upright for 11 frames, then still slouched for 9: the median and its
+    deviation stay with the upright majority, so the spread looks like jitter."""
+    necks = [10.0] * 11 + [35.0] * 9
+    frames = [upright(neck_inclination_deg=n) for n in necks]
+    with pytest.raises(MovementError) as caught:
+        check_still(frames)
+    assert str(caught.value) == (
+        "your posture changed while calibrating (neck_inclination_deg: 9 of 20 frames more "
+        "than 15 deg from the median): sit upright and still for the whole calibration"
+    )
+    # A quarter of the frames elsewhere is still one posture, with a few odd moments.
+    check_still([upright(neck_inclination_deg=n) for n in [10.0] * 15 + [35.0] * 5])
 
 
 def test_fewer_frames_than_the_movement_minimum_skip_the_movement_gate():

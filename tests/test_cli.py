@@ -247,6 +247,21 @@ def test_calibrating_on_a_video_measures_it_as_analyze_does(capsys):
     assert statistics.median(r["score"] for r in same) >= 97
 
 
+def test_a_whole_video_that_changes_posture_is_refused_with_how_to_pick_the_upright_part(
+    capsys,
+):
+    code, out, err = run(["calibrate", "--source", str(SESSION_VIDEO), "--start", "0"], capsys)
+    said = " ".join(err.split())
+    assert code == 1 and "too much movement while calibrating" in said, err
+    assert "--start" not in said  # a part was given: no advice to give one
+    code, out, err = run(["calibrate", "--source", str(SESSION_VIDEO)], capsys)
+    said = " ".join(err.split())
+    assert code == 1 and out == "" and said.startswith("posture: error: too much movement"), err
+    assert said.endswith(
+        "; from a video, give the part where you sit upright with --start and --end (seconds)"
+    )
+
+
 def test_analyze_says_when_the_profile_was_calibrated_from_the_other_side(capsys):
     code, _, err = run(["calibrate", "--source", str(FRONTAL_PHOTO), "--profile", "laptop"], capsys)
     assert code == 0, err

@@ -25,7 +25,7 @@ from posture.cli.common import (
     stderr,
     stdout,
 )
-from posture.errors import ProfileError
+from posture.errors import MovementError, ProfileError
 from posture.pose import DEFAULT_MODEL
 from posture.sources import Frame, FrameSource, SourceBase, open_source
 from posture.stale import placement_of, setup_of
@@ -171,9 +171,18 @@ def calibrate(
         samples = [CalibrationSample(r.metrics, r.person_count, r.brightness) for r in rows]
         description = source.description
         device = getattr(source, "device_name", None)
-    profile = build_profile(
-        samples, name=name, source=description, model=DEFAULT_MODEL, force=force
-    )
+    try:
+        profile = build_profile(
+            samples, name=name, source=description, model=DEFAULT_MODEL, force=force
+        )
+    except MovementError as error:
+        if not (sized.kind == "video" and start is None and end is None):
+            raise
+        # Most likely a recording that changes posture, not a person who fidgeted.
+        raise MovementError(
+            f"{error}; from a video, give the part where you sit upright with --start and "
+            "--end (seconds)"
+        ) from None
     # The camera set-up, so that the monitor can tell when it moved (posture.stale).
     setup = setup_of(
         (placement_of(row.pose, row.metrics) for row in rows),
