@@ -234,6 +234,8 @@ class SetupCheck:
         the monitor samples faster while things change, and frames that say nothing,
         nobody there or a posture, do not count either way)."""
         seen = self._seen
+        if not seen:
+            return self.reason  # nothing said about the set-up yet
         while len(seen) > 1 and seen[1][0] < now_s - STALE_AFTER_S:
             seen.popleft()
         stale = self.reason is not None

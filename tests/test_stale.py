@@ -198,6 +198,28 @@ def test_a_tilted_lid_pauses_the_judging_and_asks_for_a_recalibration(monkeypatc
     assert Verdict.SLOUCH in before
 
 
+def test_a_run_that_starts_with_nobody_there_or_a_slouch_is_checked_once_someone_sits(
+    monkeypatch,
+):
+    """Regression: frames that say nothing about the set-up from the very start (nobody
+    there, a slouch) crashed the check, and the monitor with it ("zip() argument 2 is
+    longer than argument 1"), on its first frame."""
+    check = SetupCheck(frontal_profile(), camera="Integrated Camera", live=True)
+    slouch = skeleton(yaw_deg=0, trunk_deg=15, neck_deg=10)
+    assert check.update(0.0, FRAME_SIZE, slouch, compute_metrics(slouch)) is None
+    assert check.reason is None
+    _, snapshots, _lines, recorder, _nudges = run_camera(
+        monkeypatch,
+        [(0, fakes.NOBODY), (20, SLUMPED), (40, fakes.FACING), (60, TILTED)],
+        frontal_profile(),
+        until_s=120,
+    )
+    states = [s.state for s in snapshots]
+    assert State.AWAY in states and State.GOOD in states and states[-1] is State.STOPPED
+    assert any(s.reason == MOVED for s in snapshots)  # and the check works from then on
+    assert Verdict.SLOUCH in {s.verdict for s in recorder.samples}
+
+
 def test_a_slouch_held_long_is_still_a_slouch(monkeypatch):
     _, snapshots, lines, _recorder, nudges = run_camera(
         monkeypatch, [(0, fakes.FACING), (20, SLUMPED)], frontal_profile(), until_s=90
