@@ -159,7 +159,7 @@ def show_report(
     elif fmt == "csv":
         click.echo(to_csv(summary), nl=False)
     else:
-        out.print(render_table(summary))
+        out.print(render_table(summary, command_name()))
     # File notices go to stderr so that JSON and CSV on stdout stay clean.
     err = stderr()
     if chart is not None:

@@ -264,14 +264,15 @@ def choose_tips(summary: RangeSummary, limit: int = 2) -> tuple[Tip, ...]:
     return tuple(replace(tip, habit=tip.habit.format(break_due=every)) for tip in tips)
 
 
-def pain_hint(summary: RangeSummary) -> str | None:
-    """A pointer to the CSV report for a clinician, when pain was written down."""
+def pain_hint(summary: RangeSummary, command: str = "posture") -> str | None:
+    """A pointer to the CSV report for a clinician, when pain was written down
+    (`command`: how posture is run, so that the line can be pasted)."""
     if not summary.pains:
         return None
     days = len({p.at.astimezone().date() for p in summary.pains})
     return (
         f"Pain written down on {days} day{'s' if days != 1 else ''}: "
-        "`posture report --week --format csv` puts posture and pain side by side "
+        f"`{command} report --week --format csv` puts posture and pain side by side "
         "for a clinician."
     )
 

@@ -31,8 +31,9 @@ from posture.report.model import (
 )
 
 
-def render_table(summary: RangeSummary) -> RenderableType:
-    """The terminal report: the day's breakdown and timeline, or one row per day."""
+def render_table(summary: RangeSummary, command: str = "posture") -> RenderableType:
+    """The terminal report: the day's breakdown and timeline, or one row per day
+    (`command`: how posture is run, in the hints)."""
     parts: list[RenderableType] = []
     message = empty_message(summary)
     if message:
@@ -46,7 +47,7 @@ def render_table(summary: RangeSummary) -> RenderableType:
     tips = choose_tips(summary)
     if tips:
         parts.append(_tips_table(tips))
-    hint = pain_hint(summary)
+    hint = pain_hint(summary, command)
     if hint:
         parts.append(Text(hint))
     if summary.recorded or summary.pains:
