@@ -728,45 +728,36 @@ main()
 """
 
 
-def test_sigterm_stops_a_monitor_whose_camera_hangs_in_its_open_within_2_s(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": str(tmp_path)}
+def sigterm_while_hung(script: str, hung: str, home: Path) -> tuple[int, float, str, str]:
+    """Runs `script` (a monitor on a camera that hangs), sends SIGTERM 0.3 s after it
+    printed `hung`: its exit status, seconds from the signal to its end, and output."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": str(home)}
     process = subprocess.Popen(
-        [sys.executable, "-c", HUNG_OPEN_MONITOR],
+        [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    early = read_until(process.stderr, "open blocks")
-    time.sleep(0.3)  # well inside the hung open
+    early = read_until(process.stderr, hung)
+    time.sleep(0.3)  # well inside the hung call
     signalled = time.monotonic()
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
-    stopped_in_s = time.monotonic() - signalled
-    err = "".join(early) + err
-    assert process.returncode == 0, err
+    return process.returncode, time.monotonic() - signalled, out, "".join(early) + err
+
+
+def test_sigterm_stops_a_monitor_whose_camera_hangs_in_its_open_within_2_s(tmp_path):
+    code, stopped_in_s, out, err = sigterm_while_hung(HUNG_OPEN_MONITOR, "open blocks", tmp_path)
+    assert code == 0, err
     assert stopped_in_s < 2.0, stopped_in_s
     assert "Traceback" not in err and "error" not in err, err
     assert out.startswith("Session: 0 s"), out
 
 
 def test_sigterm_stops_a_monitor_whose_camera_hangs_within_2_s(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "POSTURE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", HUNG_CAMERA_MONITOR],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    early = read_until(process.stderr, "grab blocks")
-    time.sleep(0.3)  # well inside the hung read
-    signalled = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
-    stopped_in_s = time.monotonic() - signalled
-    err = "".join(early) + err
-    assert process.returncode == 0, err
+    code, stopped_in_s, out, err = sigterm_while_hung(HUNG_CAMERA_MONITOR, "grab blocks", tmp_path)
+    assert code == 0, err
     assert stopped_in_s < 2.0, stopped_in_s
     assert "Session:" in out and "Traceback" not in err
     now = datetime.now().astimezone()
