@@ -11,7 +11,8 @@ apart from the process's own memory (a real camera's frames live in driver buffe
 - Frames arrive every 1/30 s of real wall-clock time from the moment it is opened; frame
   k shows the session at `scene_offset_s + k / 30` seconds, looping every 40 s (so the
   session's 10 fps video shows each picture three times, as a 30 fps camera filming a
-  10 fps world would).
+  10 fps world would). `scene_stretch` slows the session down: at 6, each of its four
+  postures is held for a minute instead of 10 s (a calmer sitter than the session's).
 - Like V4L2, a small ring of driver buffers (4, or what `CAP_PROP_BUFFERSIZE` asks) fills
   while nobody reads; when it is full, newer frames are dropped, so a reader that slept
   finds stale frames waiting. `grab()` takes the oldest waiting frame at once, or blocks
@@ -118,6 +119,7 @@ class FakeCamera:
         device: Path | None = None,
         open_s: float = 0.0,
         scene_origin: float | None = None,
+        scene_stretch: float = 1.0,
     ) -> None:
         # A real webcam takes a while to open (modelled: `open_s`, asleep), and the
         # driver holds its device node open until released (`device`, a stand-in file
@@ -130,6 +132,7 @@ class FakeCamera:
         self.video_fps = video_fps
         self.loop_s = len(frames) / video_fps
         self.scene_offset_s = scene_offset_s
+        self.scene_stretch = scene_stretch
         self.clock, self.sleep = clock, sleep
         self.opened_at = clock()
         # The world goes on while the camera is closed: a camera opened again shows the
@@ -154,7 +157,7 @@ class FakeCamera:
     def scene_s(self, number: int) -> float:
         """Seconds into the (looping) session that frame `number` shows."""
         elapsed = self.opened_at - self.scene_origin + number / CAMERA_FPS
-        return (self.scene_offset_s + elapsed) % self.loop_s
+        return (self.scene_offset_s + elapsed / self.scene_stretch) % self.loop_s
 
     def _fill(self, now: float) -> None:
         """Move frames that arrived by `now` into free driver buffers; drop the rest."""
@@ -238,8 +241,9 @@ class CameraFactory:
         scene_offset_s: float = 0.0,
         device: Path | None = None,
         open_s: float = 0.0,
+        scene_stretch: float = 1.0,
     ) -> None:
-        self.device, self.open_s = device, open_s
+        self.device, self.open_s, self.scene_stretch = device, open_s, scene_stretch
         self.frames = FrameStore(
             Path(store_args.frames), store_args.frame_count, store_args.video_fps
         ).open()
@@ -257,6 +261,7 @@ class CameraFactory:
                 device=self.device,
                 open_s=self.open_s,
                 scene_origin=self.cameras[0].opened_at if self.cameras else None,
+                scene_stretch=self.scene_stretch,
             )
             self.cameras.append(camera)
             return camera

@@ -156,16 +156,19 @@ def onset_delays(
     scene_offset_s: float,
     onset_s: float,
     want_bad: bool,
+    stretch: float = 1.0,
 ) -> list[float]:
     """Seconds from each loop's `onset_s` (on the wall clock) to the first smoothed verdict
-    that follows it: non-good for a slouch onset, good for a recovery."""
+    that follows it: non-good for a slouch onset, good for a recovery (`stretch`: the
+    camera's scene stretch, session seconds to wall seconds)."""
+    loop_s = SESSION_S * stretch
     delays = []
     if not transitions:
         return delays
     end = transitions[-1][0]
     loop = 0
     while True:
-        onset = camera_opened_at + onset_s - scene_offset_s + loop * SESSION_S
+        onset = camera_opened_at + (onset_s - scene_offset_s) * stretch + loop * loop_s
         loop += 1
         if onset > end:
             return delays
@@ -175,7 +178,7 @@ def onset_delays(
         after = next(
             (t for t, v, _ in transitions if t >= onset and (v != "good") is want_bad), None
         )
-        if after is not None and after - onset < SESSION_S / 4:
+        if after is not None and after - onset < loop_s / 4:
             delays.append(after - onset)
 
 
@@ -189,7 +192,11 @@ def run_monitor(args: argparse.Namespace) -> None:
         os.close(handle)
         device = Path(name)
     factory = CameraFactory(
-        args, scene_offset_s=args.scene_offset, device=device, open_s=args.burst_open_s or 0.0
+        args,
+        scene_offset_s=args.scene_offset,
+        device=device,
+        open_s=args.burst_open_s or 0.0,
+        scene_stretch=args.scene_stretch,
     ).install()
     from posture import monitor as monitor_module
 
@@ -232,7 +239,7 @@ def run_monitor(args: argparse.Namespace) -> None:
     bursts = None
     if args.burst_open_s is not None:
         bursts = BurstCamera()
-        cli_monitor.open_throttled = lambda spec, fps: bursts
+        cli_monitor.open_throttled = lambda spec, fps, give_up=None: bursts
     if args.plain_import:  # the lever off: import all of MediaPipe, as before
         pose_module.DEFERRED_MODULES = ()
     original = monitor_module.Monitor._report_status
@@ -346,7 +353,12 @@ def run_monitor(args: argparse.Namespace) -> None:
             ("recovery_delays_s", RECOVERY_ONSET_S, False),
         ):
             result[name] = onset_delays(
-                transitions, factory.cameras[0].opened_at, args.scene_offset, onset, want_bad
+                transitions,
+                factory.cameras[0].opened_at,
+                args.scene_offset,
+                onset,
+                want_bad,
+                args.scene_stretch,
             )
     if device is not None:
         device.unlink(missing_ok=True)
@@ -708,6 +720,7 @@ def main() -> None:
     parser.add_argument("--video-fps", type=float)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--scene-offset", type=float, default=0.0)
+    parser.add_argument("--scene-stretch", type=float, default=1.0)
     parser.add_argument("--spawned-at", type=float, default=0.0)
     parser.add_argument("--settings", help="JSON: MonitorSettings fields to change")
     parser.add_argument("--count", type=int, default=40)
