@@ -115,14 +115,20 @@ class LiveTimeline:
         return reading
 
     def wall(self, loop_s: float) -> datetime:
-        """The wall-clock time of a loop instant, from the reading taken nearest before it."""
+        """The wall-clock time of a loop instant, from the reading taken nearest before it.
+
+        An earlier instant is never filed after the one just read: mapped from an anchor,
+        it can be up to REANCHOR_S later than the clock read since (set back a little),
+        and an episode or break would end before it began."""
         if not self._anchors:
             raise RuntimeError("read() the timeline before asking for wall-clock times")
-        if self._last is not None and loop_s == self._last.loop_s:
-            return self._last.at  # the instant just read: exactly as read
+        last = self._last
+        if last is not None and loop_s == last.loop_s:
+            return last.at  # the instant just read: exactly as read
         index = max(0, bisect.bisect_right(self._anchors, loop_s, key=lambda a: a[0]) - 1)
         anchor_s, anchor_at = self._anchors[index]
-        return anchor_at + timedelta(seconds=loop_s - anchor_s)
+        mapped = anchor_at + timedelta(seconds=loop_s - anchor_s)
+        return min(mapped, last.at) if last is not None and loop_s < last.loop_s else mapped
 
 
 class ReplayTimeline:

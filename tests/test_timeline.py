@@ -56,6 +56,22 @@ def test_a_clock_set_back_is_a_jump_but_loop_seconds_never_go_back():
     assert reading.at == NINE + timedelta(seconds=10) - timedelta(hours=1)
 
 
+def test_an_instant_is_never_filed_after_a_later_one_just_read():
+    """The clock set back by less than the re-anchoring tolerance: an instant mapped from
+    the anchor would be filed after the reading that came later, and an episode from
+    it to now would end before it began (a ValueError that stopped the monitor)."""
+    clocks = Clocks(NINE)
+    timeline = LiveTimeline(clocks.monotonic, clocks.now)
+    timeline.read()
+    clocks.sleep(1.0)
+    clocks.jump_wall(-0.2)
+    now = timeline.read()
+    assert now.jump_s == 0.0 and now.at == NINE + timedelta(seconds=0.8)
+    earlier = timeline.wall(0.9)
+    assert earlier <= timeline.wall(now.loop_s) == now.at
+    assert timeline.wall(0.5) == NINE + timedelta(seconds=0.5)  # well before: as mapped
+
+
 def test_drift_within_the_tolerance_is_not_a_jump():
     clocks = Clocks(NINE)
     timeline = LiveTimeline(clocks.monotonic, clocks.now)
