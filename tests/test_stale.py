@@ -130,21 +130,44 @@ SET_UP_POSES = {
 }
 
 
+def camera_monitor(monkeypatch, stretches, judge, clocks, *, device="Integrated Camera", **options):
+    """The real monitor on a fake camera showing `stretches` [(from_s, pose code)] on
+    `clocks`, judged by `judge`; `options` go to `Monitor` (controls, status, recorder...).
+    The set-up poses stay in `fakes.POSES` until `monkeypatch` is undone."""
+    for code, pose in SET_UP_POSES.items():
+        monkeypatch.setitem(fakes.POSES, code, pose)
+    fakes._pose.cache_clear()
+    start_s = clocks.monotonic()
+
+    def scene(t_s: float) -> int:
+        return [code for start, code in stretches if start <= t_s][-1]
+
+    def capture(index: int) -> SceneCamera:
+        # The scene's seconds count from the start of the run: a camera opened again
+        # (after a pause) shows what the scene shows by then, not its beginning.
+        opened_s = clocks.monotonic() - start_s
+        return SceneCamera(clocks, lambda t_s: scene(opened_s + t_s))
+
+    monkeypatch.setattr(sources.cv2, "VideoCapture", capture)
+    monkeypatch.setattr(sources, "camera_device_name", lambda index: device)
+    # A fake camera has no device node: never watch the machine's real /dev/video0.
+    options.setdefault("camera_share", lambda index, wake: None)
+    return Monitor(
+        lambda: CameraSource(0, clock=clocks.monotonic),
+        judge,
+        estimator=Estimators(),
+        clock=clocks.monotonic,
+        now=clocks.now,
+        **options,
+    )
+
+
 def run_camera(
     monkeypatch, stretches, profile, *, until_s, device="Integrated Camera", policy=None
 ):
     """The real monitor on a fake camera showing `stretches` [(from_s, pose code)]:
     its summary, snapshots, (loop s, status line)s, recorder and nudges."""
-    for code, pose in SET_UP_POSES.items():
-        monkeypatch.setitem(fakes.POSES, code, pose)
-    fakes._pose.cache_clear()
-
-    def scene(t_s: float) -> int:
-        return [code for start, code in stretches if start <= t_s][-1]
-
     clocks = Clocks()
-    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index: SceneCamera(clocks, scene))
-    monkeypatch.setattr(sources, "camera_device_name", lambda index: device)
     controls = Controls(sleep=clocks.sleep)
     snapshots: list[Snapshot] = []
     lines: list[tuple[float, str]] = []
@@ -156,17 +179,17 @@ def run_camera(
             controls.stop()
 
     recorder, nudges = RecordingRecorder(), []
-    summary = Monitor(
-        lambda: CameraSource(0, clock=clocks.monotonic),
+    summary = camera_monitor(
+        monkeypatch,
+        stretches,
         Scorer(profile),
-        estimator=Estimators(),
+        clocks,
+        device=device,
         recorder=recorder,
         notify=nudges.append,
         settings=MonitorSettings(policy=policy or NudgePolicy()),
         status=status,
         controls=controls,
-        clock=clocks.monotonic,
-        now=clocks.now,
     ).run()
     fakes._pose.cache_clear()
     return summary, snapshots, lines, recorder, nudges
