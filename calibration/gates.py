@@ -104,8 +104,7 @@ def accepted_frames(samples: Sequence[CalibrationSample]) -> list[PostureMetrics
     return visible
 
 
-def _robust_sigma(values: list[float]) -> float:
-    centre = median(values)
+def _robust_sigma(values: list[float], centre: float) -> float:
     return MAD_TO_SIGMA * median(abs(v - centre) for v in values)
 
 
@@ -118,13 +117,14 @@ def check_still(frames: Sequence[PostureMetrics]) -> None:
         values = [v for f in frames if (v := getattr(f, metric)) is not None]
         if len(values) < MIN_FRAMES_FOR_MOVEMENT:
             continue
-        sigma = _robust_sigma(values)
+        centre = median(values)
+        sigma = _robust_sigma(values, centre)
         if sigma > bound:
             raise MovementError(
                 f"too much movement while calibrating ({metric} varied by {sigma:.2f}, limit "
                 f"{bound}): sit upright and still for the whole calibration"
             )
-        centre, widest = median(values), MARGINS[metric].maximum
+        widest = MARGINS[metric].maximum
         far = sum(abs(v - centre) > widest for v in values)
         if far > MAX_FAR_FRACTION * len(values):
             unit = " deg" if metric.endswith("_deg") else ""
