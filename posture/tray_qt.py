@@ -165,10 +165,8 @@ class Tray:
                 return
             self._closed = True
         self.icon.hide()
-        for timer in self._timers:
-            timer.stop()
         for qobject in (*self._timers, self.icon, self.menu, self.bridge):
-            shiboken6.delete(qobject)  # with their connections and queued calls
+            shiboken6.delete(qobject)  # stopped, with their connections and queued calls
         self._timers.clear()
         self._icons.clear()
 
